@@ -1,0 +1,175 @@
+// One rank of bench/classifier_step: times the classifier step of one layout and prints,
+// from rank 0, a JSON line with the figures of the slowest rank.
+//
+//   classifier_step_rank --layout sharded|replicated --classes N --batch B [--dim 128]
+//                        [--chunk 0] [--steps 3] [--warmup 1] [--threads 1]
+// Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "worker/classifier/replicated_classifier.h"
+#include "worker/classifier/sharded_classifier.h"
+#include "worker/comm/gloo_communicator.h"
+
+namespace mw {
+namespace {
+
+struct Args {
+  std::string layout = "sharded";
+  int64_t classes = 100000;
+  int64_t dim = 128;
+  int64_t batch = 1024;
+  int64_t chunk = 0;
+  int steps = 3;
+  int warmup = 1;
+  int threads = 1;
+};
+
+[[noreturn]] void Fail(const std::string& what) {
+  std::fprintf(stderr, "classifier_step_rank: %s\n", what.c_str());
+  std::exit(2);
+}
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; i += 2) {
+    if (i + 1 >= argc) Fail(std::string("missing value for ") + argv[i]);
+    const std::string key = argv[i];
+    const char* v = argv[i + 1];
+    if (key == "--layout") a.layout = v;
+    else if (key == "--classes") a.classes = std::atoll(v);
+    else if (key == "--dim") a.dim = std::atoll(v);
+    else if (key == "--batch") a.batch = std::atoll(v);
+    else if (key == "--chunk") a.chunk = std::atoll(v);
+    else if (key == "--steps") a.steps = std::atoi(v);
+    else if (key == "--warmup") a.warmup = std::atoi(v);
+    else if (key == "--threads") a.threads = std::atoi(v);
+    else Fail("unknown flag " + key);
+  }
+  return a;
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+double PeakRssBytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;
+}
+
+// The BLAS library LibTorch's matrix products land in, as mapped into this process.
+std::string LoadedBlas() {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    const auto slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string path = line.substr(slash);
+    if (path.find("blas") != std::string::npos) return path;
+  }
+  return "unknown";
+}
+
+// GFLOP/s of at::mm on the step's own shape ([B, d] x [d, cols]) while every rank does the
+// same, so the rate shares the cores as the step does.
+double MatmulRate(int64_t batch, int64_t dim, int64_t cols) {
+  at::Tensor a = at::randn({batch, dim});
+  at::Tensor b = at::randn({cols, dim});
+  at::Tensor out = at::empty({batch, cols});
+  at::mm_out(out, a, b.t());
+  const int reps = 3;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) at::mm_out(out, a, b.t());
+  return 2.0 * batch * dim * cols * reps / Seconds(start) / 1e9;
+}
+
+Status Run(const Args& args) {
+  GlooOptions options;
+  options.timeout = std::chrono::minutes(10);
+  MW_RETURN_IF_ERROR(GlooOptionsFromEnvironment(&options));
+  std::unique_ptr<Communicator> comm;
+  MW_RETURN_IF_ERROR(GlooCommunicator::Create(options, &comm));
+  const int world = comm->world_size();
+  if (args.batch % world != 0) return Status::InvalidArgument("batch must divide by world size");
+  const int64_t local = args.batch / world;
+
+  ClassifierConfig config;
+  config.num_classes = args.classes;
+  config.dim = args.dim;
+  config.chunk_rows = args.chunk;
+  std::unique_ptr<Classifier> classifier;
+  const bool sharded = args.layout == "sharded";
+  MW_RETURN_IF_ERROR(sharded ? ShardedClassifier::Create(config, comm.get(), &classifier)
+                             : ReplicatedClassifier::Create(config, comm.get(), &classifier));
+  classifier->weights().normal_();
+  const int64_t rows = classifier->row_end() - classifier->row_begin();
+
+  MW_RETURN_IF_ERROR(comm->Barrier());
+  // Matrix rows one rank multiplies: the whole global batch against its shard, or its own
+  // samples against every class.
+  const int64_t product_rows = sharded ? args.batch : local;
+  const double mm_rate = MatmulRate(product_rows, args.dim, std::min<int64_t>(rows, 16384));
+
+  std::vector<double> times;
+  for (int step = 0; step < args.warmup + args.steps; ++step) {
+    at::Tensor features = at::randn({local, args.dim});
+    at::Tensor ids = at::randint(0, args.classes, {local}, at::TensorOptions().dtype(at::kLong));
+    // Neighbours ids + 1..k (mod N): valid, distinct, never the sample itself.
+    at::Tensor neighbors =
+        (ids.unsqueeze(1) + at::arange(1, config.top_k + 1, ids.options()).unsqueeze(0))
+            .remainder_(args.classes);
+    if (step == args.warmup) comm->ResetTraffic();
+    MW_RETURN_IF_ERROR(comm->Barrier());
+    const auto start = std::chrono::steady_clock::now();
+    StepResult result;
+    MW_RETURN_IF_ERROR(classifier->Step(features, ids, neighbors, 0.1, &result));
+    if (step >= args.warmup) times.push_back(Seconds(start));
+  }
+  std::sort(times.begin(), times.end());
+  const double median = times[times.size() / 2];
+  // Useful work: logits, exp x W for the feature gradient, E^T x X for the weight gradient.
+  const double flops = 3.0 * 2.0 * static_cast<double>(product_rows) * rows * args.dim;
+
+  // Report the slowest rank's time and largest memory, the smallest matmul rate.
+  std::vector<double> figures{median, PeakRssBytes(), -mm_rate,
+                              static_cast<double>(comm->traffic().bytes_sent) / args.steps};
+  MW_RETURN_IF_ERROR(comm->AllReduce(BufferView{figures.data(), 4, DataType::kFloat64},
+                                     ReduceOp::kMax));
+  if (comm->rank() == 0) {
+    const double step_time = figures[0];
+    std::printf(
+        "{\"impl\": \"%s\", \"classes\": %lld, \"world\": %d, \"batch\": %lld, \"chunk\": %lld, "
+        "\"step_s\": %.6f, \"peak_rss_bytes\": %.0f, \"bytes_per_step\": %.0f, "
+        "\"gflops\": %.3f, \"mm_gflops\": %.3f, \"blas\": \"%s\", \"threads\": %d}\n",
+        args.layout.c_str(), static_cast<long long>(args.classes), world,
+        static_cast<long long>(args.batch), static_cast<long long>(args.chunk), step_time,
+        figures[1], figures[3], flops / step_time / 1e9, -figures[2], LoadedBlas().c_str(),
+        at::get_num_threads());
+    std::fflush(stdout);
+  }
+  return comm->Barrier();
+}
+
+}  // namespace
+}  // namespace mw
+
+int main(int argc, char** argv) {
+  const mw::Args args = mw::Parse(argc, argv);
+  at::set_num_threads(args.threads);
+  const mw::Status status = mw::Run(args);
+  if (!status.ok()) mw::Fail(status.ToString());
+  return 0;
+}

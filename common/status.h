@@ -1,0 +1,65 @@
+// Status: the outcome of an operation that can fail, in the manner of LevelDB.
+//
+// Every fallible call in millionway returns a Status instead of throwing, so that a caller
+// (a worker's task loop, a gRPC handler) can decide whether a failure is retryable, fatal
+// to the job, or the user's fault, without catch-all handlers. The codes mirror the gRPC
+// codes the services will map them to.
+#pragma once
+
+#include <string>
+#include <utility>
+
+namespace mw {
+
+class Status {
+ public:
+  enum class Code {
+    kOk = 0,
+    kInvalidArgument,   // the caller's input breaks a stated rule; retrying won't help
+    kNotFound,
+    kDeadlineExceeded,  // a peer or a service did not answer in time
+    kUnavailable,       // a peer went away (connection closed or reset)
+    kFailedPrecondition,
+    kInternal,
+  };
+
+  Status() = default;
+
+  static Status Ok() { return Status(); }
+  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
+  static Status DeadlineExceeded(std::string msg) {
+    return {Code::kDeadlineExceeded, std::move(msg)};
+  }
+  static Status Unavailable(std::string msg) { return {Code::kUnavailable, std::move(msg)}; }
+  static Status FailedPrecondition(std::string msg) {
+    return {Code::kFailedPrecondition, std::move(msg)};
+  }
+  static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+
+  bool ok() const { return code_ == Code::kOk; }
+  Code code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+  // "INVALID_ARGUMENT: top_k = 40 must be < num_classes = 37"
+  std::string ToString() const;
+
+  // Prefixes the message with where the failure happened, keeping the code.
+  Status Annotate(const std::string& context) const;
+
+ private:
+  Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  Code code_ = Code::kOk;
+  std::string message_;
+};
+
+const char* CodeName(Status::Code code);
+
+}  // namespace mw
+
+#define MW_RETURN_IF_ERROR(expr)             \
+  do {                                       \
+    ::mw::Status mw_status_ = (expr);        \
+    if (!mw_status_.ok()) return mw_status_; \
+  } while (0)

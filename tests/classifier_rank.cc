@@ -1,0 +1,179 @@
+// One rank of the classifier equivalence test (launched W times by classifier_test).
+//
+// For every combination of layout, smoothing, top-k and chunk size, runs 10 SGD steps of the
+// distributed classifier and, on every rank, a dense single-process reference in float64
+// whose gradients come from LibTorch's autograd, not from the derivation the classifier
+// implements. Checks loss, feature gradient and weight gradient at every step and the
+// rows after the last, all to a relative tolerance (MW_PRECISION: f64 -> 1e-9, f32 -> 1e-4).
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "tests/support/check.h"
+#include "worker/classifier/replicated_classifier.h"
+#include "worker/classifier/sharded_classifier.h"
+#include "worker/comm/gloo_communicator.h"
+
+namespace mw {
+namespace {
+
+constexpr int64_t kClasses = 37;  // divisible by none of 2, 3, 4
+constexpr int64_t kDim = 16;
+constexpr int64_t kBatch = 12;    // global batch; divisible by 1..4
+constexpr int kSteps = 10;
+constexpr double kLr = 0.3;
+
+struct Case {
+  bool sharded;
+  double smoothing;
+  int64_t top_k;
+  int64_t chunk_rows;
+
+  std::string Name() const {
+    return std::string(sharded ? "sharded" : "replicated") + " alpha=" +
+           std::to_string(smoothing) + " k=" + std::to_string(top_k) +
+           " chunk=" + std::to_string(chunk_rows);
+  }
+};
+
+struct Batch {
+  at::Tensor features;   // [B, d] float64
+  at::Tensor ids;        // [B]
+  at::Tensor neighbors;  // [B, k]
+};
+
+Batch MakeBatch(at::Generator& gen, int64_t k, at::ScalarType dtype) {
+  const auto f64 = at::TensorOptions().dtype(at::kDouble);
+  Batch batch;
+  // Rounded through the run's precision, so the reference sees the very inputs the
+  // classifier does.
+  batch.features = at::randn({kBatch, kDim}, gen, f64).to(dtype).to(at::kDouble);
+  // Repeated ids on purpose: the two views of one image share their id.
+  batch.ids = at::randint(0, kClasses, {kBatch}, gen, at::TensorOptions().dtype(at::kLong));
+  batch.neighbors = at::empty({kBatch, k}, at::TensorOptions().dtype(at::kLong));
+  for (int64_t i = 0; i < kBatch; ++i) {
+    at::Tensor perm = at::randperm(kClasses, gen, at::TensorOptions().dtype(at::kLong));
+    perm = perm.masked_select(perm.ne(batch.ids[i]));
+    batch.neighbors[i] = perm.narrow(0, 0, k);
+  }
+  return batch;
+}
+
+struct Reference {
+  double loss;
+  at::Tensor feature_grad;  // [B, d]
+  at::Tensor weight_grad;   // [N, d]
+};
+
+// The method's loss written densely, differentiated by autograd.
+Reference DenseReference(const at::Tensor& weights, const Batch& batch, const Case& c,
+                         double tau) {
+  at::Tensor f = batch.features.clone().requires_grad_(true);
+  at::Tensor w = weights.clone().requires_grad_(true);
+  at::Tensor x = f / f.norm(2, {1}, true);
+  at::Tensor w_hat = w / w.norm(2, {1}, true);
+  at::Tensor log_p = (x.mm(w_hat.t()) / tau).log_softmax(1);
+  at::Tensor y = at::zeros({kBatch, kClasses}, at::TensorOptions().dtype(at::kDouble));
+  for (int64_t i = 0; i < kBatch; ++i) {
+    y[i][batch.ids[i].item<int64_t>()] += 1.0 - c.smoothing;
+    for (int64_t j = 0; j < c.top_k; ++j) {
+      y[i][batch.neighbors[i][j].item<int64_t>()] += c.smoothing / static_cast<double>(c.top_k);
+    }
+  }
+  at::Tensor loss = -(y * log_p).sum() / static_cast<double>(kBatch);
+  loss.backward();
+  return {loss.item<double>(), f.grad(), w.grad()};
+}
+
+double RelativeError(const at::Tensor& got, const at::Tensor& want) {
+  const double scale = want.abs().max().item<double>();
+  return (got.to(at::kDouble) - want).abs().max().item<double>() / std::max(scale, 1e-300);
+}
+
+void RunCase(Communicator& comm, const Case& c, at::ScalarType dtype, double tolerance) {
+  ClassifierConfig config;
+  config.num_classes = kClasses;
+  config.dim = kDim;
+  config.temperature = 0.15;
+  config.top_k = c.top_k;
+  config.smoothing = c.smoothing;
+  config.momentum = 0.9;
+  config.weight_decay = 0.01;
+  config.chunk_rows = c.chunk_rows;
+  config.precision = dtype == at::kDouble ? Precision::kFloat64 : Precision::kFloat32;
+
+  std::unique_ptr<Classifier> classifier;
+  MW_CHECK_OK(c.sharded ? ShardedClassifier::Create(config, &comm, &classifier)
+                        : ReplicatedClassifier::Create(config, &comm, &classifier));
+  classifier->set_keep_weight_grad(true);
+  const int64_t begin = classifier->row_begin();
+  const int64_t rows = classifier->row_end() - begin;
+
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(1234 + c.top_k * 10 + c.chunk_rows);
+  at::Tensor ref_weights =
+      at::randn({kClasses, kDim}, gen, at::TensorOptions().dtype(at::kDouble)).to(dtype).to(at::kDouble);
+  const at::Tensor initial_weights = ref_weights.clone();
+  at::Tensor ref_momentum = at::zeros_like(ref_weights);
+  classifier->weights().copy_(ref_weights.narrow(0, begin, rows));
+
+  const int64_t local = kBatch / comm.world_size();
+  const int64_t first = comm.rank() * local;
+  const std::string name = c.Name();
+  for (int step = 0; step < kSteps; ++step) {
+    Batch batch = MakeBatch(gen, c.top_k, dtype);
+    Reference ref = DenseReference(ref_weights, batch, c, config.temperature);
+
+    StepResult result;
+    MW_CHECK_OK(classifier->Step(batch.features.narrow(0, first, local).to(dtype),
+                                 batch.ids.narrow(0, first, local),
+                                 batch.neighbors.narrow(0, first, local), kLr, &result));
+    const double loss_error = std::abs(result.loss - ref.loss) / std::abs(ref.loss);
+    MW_CHECK(loss_error <= tolerance, "%s step %d: loss %.12g vs %.12g", name.c_str(), step,
+             result.loss, ref.loss);
+    const double fg = RelativeError(result.feature_grad, ref.feature_grad.narrow(0, first, local));
+    MW_CHECK(fg <= tolerance, "%s step %d: feature grad error %g", name.c_str(), step, fg);
+    const double wg = RelativeError(result.weight_grad, ref.weight_grad.narrow(0, begin, rows));
+    MW_CHECK(wg <= tolerance, "%s step %d: weight grad error %g", name.c_str(), step, wg);
+
+    at::Tensor g = ref.weight_grad + config.weight_decay * ref_weights;
+    ref_momentum.mul_(config.momentum).add_(g);
+    ref_weights.sub_(ref_momentum, kLr);
+  }
+  const double we = RelativeError(classifier->weights(), ref_weights.narrow(0, begin, rows));
+  MW_CHECK(we <= tolerance, "%s: rows after %d steps, error %g", name.c_str(), kSteps, we);
+  // The comparison means something only if the steps moved the rows well past tolerance.
+  const double moved = RelativeError(ref_weights, initial_weights);
+  MW_CHECK(moved > 100 * tolerance, "%s: rows moved only %g", name.c_str(), moved);
+}
+
+}  // namespace
+}  // namespace mw
+
+int main() {
+  const char* precision = std::getenv("MW_PRECISION");
+  const bool f64 = precision != nullptr && std::string(precision) == "f64";
+  const at::ScalarType dtype = f64 ? at::kDouble : at::kFloat;
+  const double tolerance = f64 ? 1e-9 : 1e-4;
+  at::set_num_threads(1);
+
+  mw::GlooOptions options;
+  options.timeout = std::chrono::seconds(60);
+  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  std::unique_ptr<mw::Communicator> comm;
+  MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
+
+  for (bool sharded : {true, false}) {
+    for (double smoothing : {0.0, 0.2}) {
+      for (int64_t top_k : {1, 7}) {
+        for (int64_t chunk : {0, 1, 5}) {
+          mw::RunCase(*comm, mw::Case{sharded, smoothing, top_k, chunk}, dtype, tolerance);
+        }
+      }
+    }
+  }
+  return 0;
+}

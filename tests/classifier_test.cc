@@ -1,0 +1,126 @@
+// The classifier: argument checks in process, and equivalence with a dense float64
+// reference across 1-4 real processes on loopback (classifier_rank does the work).
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include "tests/support/process_group.h"
+#include "worker/classifier/classifier.h"
+#include "worker/classifier/sharded_classifier.h"
+#include "worker/comm/gloo_communicator.h"
+
+namespace mw {
+namespace {
+
+ClassifierConfig SmallConfig() {
+  ClassifierConfig config;
+  config.num_classes = 37;
+  config.dim = 8;
+  config.top_k = 3;
+  return config;
+}
+
+void ExpectInvalid(const Status& status, const std::string& field, const std::string& value) {
+  EXPECT_EQ(status.code(), Status::Code::kInvalidArgument) << status.ToString();
+  EXPECT_NE(status.message().find(field), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find(value), std::string::npos) << status.message();
+}
+
+TEST(ClassifierConfig, PaperDefaultsAreValid) {
+  ClassifierConfig config;
+  config.num_classes = 1000;
+  EXPECT_EQ(config.dim, 128);
+  EXPECT_DOUBLE_EQ(config.temperature, 0.15);
+  EXPECT_EQ(config.top_k, 100);
+  EXPECT_DOUBLE_EQ(config.smoothing, 0.2);
+  EXPECT_TRUE(config.Validate(4).ok());
+}
+
+TEST(ClassifierConfig, BadArgumentsNameTheArgumentAndValue) {
+  ClassifierConfig c = SmallConfig();
+  ExpectInvalid(c.Validate(40), "num_classes", "37");
+  c = SmallConfig();
+  c.top_k = 37;
+  ExpectInvalid(c.Validate(2), "top_k", "37");
+  c = SmallConfig();
+  c.smoothing = 1.0;
+  ExpectInvalid(c.Validate(2), "smoothing", "1");
+  c.smoothing = -0.1;
+  ExpectInvalid(c.Validate(2), "smoothing", "-0.1");
+  c = SmallConfig();
+  c.temperature = 0;
+  ExpectInvalid(c.Validate(2), "temperature", "0");
+  c.temperature = -1;
+  ExpectInvalid(c.Validate(2), "temperature", "-1");
+  c = SmallConfig();
+  c.chunk_rows = -3;
+  ExpectInvalid(c.Validate(2), "chunk_rows", "-3");
+  c = SmallConfig();
+  c.top_k = 0;
+  ExpectInvalid(c.Validate(2), "top_k", "0");
+}
+
+TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
+  const ClassifierConfig c = SmallConfig();
+  const auto f32 = at::TensorOptions().dtype(at::kFloat);
+  const auto i64 = at::TensorOptions().dtype(at::kLong);
+  at::Tensor ids = at::arange(4, i64);
+  at::Tensor neighbors = (ids.unsqueeze(1) + at::arange(1, 4, i64).unsqueeze(0)).contiguous();
+  at::Tensor features = at::randn({4, 8}, f32);
+  EXPECT_TRUE(ValidateStepInputs(c, features, ids, neighbors).ok());
+
+  ExpectInvalid(ValidateStepInputs(c, at::randn({4, 7}, f32), ids, neighbors), "features width",
+                "7");
+  at::Tensor bad_ids = ids.clone();
+  bad_ids[2] = 37;
+  ExpectInvalid(ValidateStepInputs(c, features, bad_ids, neighbors), "ids[2]", "37");
+  bad_ids[2] = -1;
+  ExpectInvalid(ValidateStepInputs(c, features, bad_ids, neighbors), "ids[2]", "-1");
+  at::Tensor bad_neighbors = neighbors.clone();
+  bad_neighbors[1][2] = 99;
+  ExpectInvalid(ValidateStepInputs(c, features, ids, bad_neighbors), "neighbors[1][2]", "99");
+  bad_neighbors = neighbors.clone();
+  bad_neighbors[3][0] = 3;
+  ExpectInvalid(ValidateStepInputs(c, features, ids, bad_neighbors), "neighbors[3][0]", "ids[3]");
+  ExpectInvalid(ValidateStepInputs(c, features, ids, neighbors.narrow(1, 0, 2)), "neighbors",
+                "top_k = 3");
+  ExpectInvalid(ValidateStepInputs(c, features.to(at::kDouble), ids, neighbors), "features dtype",
+                "Double");
+}
+
+TEST(ShardedClassifier, CreateRejectsMoreRanksThanClasses) {
+  GlooOptions options;
+  options.store_port = testing::FreeLoopbackPort();
+  std::unique_ptr<Communicator> comm;
+  ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
+  ClassifierConfig c = SmallConfig();
+  c.num_classes = 0;
+  std::unique_ptr<Classifier> classifier;
+  ExpectInvalid(ShardedClassifier::Create(c, comm.get(), &classifier), "num_classes", "0");
+  EXPECT_EQ(classifier, nullptr);
+}
+
+struct Layout {
+  int world_size;
+  const char* precision;
+};
+
+class DenseEquivalence : public ::testing::TestWithParam<Layout> {};
+
+TEST_P(DenseEquivalence, LossGradientsAndTenStepsMatchFloat64Reference) {
+  const Layout layout = GetParam();
+  const auto exits =
+      testing::RunRanks(testing::HelperPath("classifier_rank"), {}, layout.world_size,
+                        {{"MW_PRECISION", layout.precision}}, std::chrono::seconds(300));
+  EXPECT_TRUE(testing::AllSucceeded(exits));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    WorldSizesAndPrecisions, DenseEquivalence,
+    ::testing::Values(Layout{1, "f64"}, Layout{2, "f64"}, Layout{3, "f64"}, Layout{4, "f64"},
+                      Layout{1, "f32"}, Layout{2, "f32"}, Layout{3, "f32"}, Layout{4, "f32"}),
+    [](const ::testing::TestParamInfo<Layout>& info) {
+      return "W" + std::to_string(info.param.world_size) + "_" + info.param.precision;
+    });
+
+}  // namespace
+}  // namespace mw

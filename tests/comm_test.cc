@@ -1,0 +1,52 @@
+// The communicator between real processes on loopback.
+#include <gtest/gtest.h>
+
+#include "tests/support/process_group.h"
+#include "worker/comm/communicator.h"
+#ifdef MW_WITH_NCCL
+#include "worker/comm/nccl_communicator.h"
+#endif
+
+namespace mw {
+namespace {
+
+using testing::AllSucceeded;
+using testing::HelperPath;
+using testing::RunRanks;
+
+class GlooCollectives : public ::testing::TestWithParam<int> {};
+
+TEST_P(GlooCollectives, EveryCollectiveMatchesLocalArithmetic) {
+  const auto exits = RunRanks(HelperPath("comm_rank"), {"collectives"}, GetParam(), {},
+                              std::chrono::seconds(60));
+  EXPECT_TRUE(AllSucceeded(exits));
+}
+
+INSTANTIATE_TEST_SUITE_P(WorldSizes, GlooCollectives, ::testing::Values(1, 2, 3, 4));
+
+TEST(GlooFailure, DeadPeerIsAnErrorNotAnAbort) {
+  const auto exits = RunRanks(HelperPath("comm_rank"), {"peer_death"}, 2, {},
+                              std::chrono::seconds(60));
+  ASSERT_EQ(exits.size(), 2u);
+  EXPECT_TRUE(exits[0].exited && exits[0].code == 0) << "rank 0 exit " << exits[0].code;
+}
+
+TEST(NcclCommunicator, NeedsAGpu) {
+#ifdef MW_WITH_NCCL
+  if (NcclCommunicator::DeviceCount() == 0) {
+    GTEST_SKIP() << "no CUDA device on this machine: NCCL collectives not run";
+  }
+  std::string id;
+  ASSERT_TRUE(NcclCommunicator::NewUniqueId(&id).ok());
+  NcclOptions options;
+  options.unique_id = id;
+  std::unique_ptr<Communicator> comm;
+  ASSERT_TRUE(NcclCommunicator::Create(options, &comm).ok());
+  EXPECT_TRUE(comm->Barrier().ok());
+#else
+  GTEST_SKIP() << "built without CUDA/NCCL: NCCL communicator not compiled";
+#endif
+}
+
+}  // namespace
+}  // namespace mw

@@ -1,0 +1,46 @@
+#include "worker/classifier/classifier_config.h"
+
+#include <cmath>
+#include <sstream>
+
+namespace mw {
+
+namespace {
+
+template <typename T>
+Status Invalid(const char* field, T value, const std::string& rule) {
+  std::ostringstream msg;
+  msg << field << " = " << value << " " << rule;
+  return Status::InvalidArgument(msg.str());
+}
+
+}  // namespace
+
+Status ClassifierConfig::Validate(int world_size) const {
+  if (world_size < 1) return Invalid("world_size", world_size, "must be >= 1");
+  if (num_classes < world_size) {
+    return Invalid("num_classes", num_classes,
+                   "must be >= world_size = " + std::to_string(world_size) +
+                       " (every rank owns at least one row)");
+  }
+  if (dim < 1) return Invalid("dim", dim, "must be >= 1");
+  if (!(temperature > 0) || !std::isfinite(temperature)) {
+    return Invalid("temperature", temperature, "must be a finite value > 0");
+  }
+  if (!(smoothing >= 0 && smoothing < 1)) return Invalid("smoothing", smoothing, "must be in [0, 1)");
+  if (top_k < 0) return Invalid("top_k", top_k, "must be >= 0");
+  if (top_k >= num_classes) {
+    return Invalid("top_k", top_k, "must be < num_classes = " + std::to_string(num_classes));
+  }
+  if (smoothing > 0 && top_k == 0) {
+    return Invalid("top_k", top_k, "must be >= 1 when smoothing > 0");
+  }
+  if (!(momentum >= 0 && momentum < 1)) return Invalid("momentum", momentum, "must be in [0, 1)");
+  if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) {
+    return Invalid("weight_decay", weight_decay, "must be a finite value >= 0");
+  }
+  if (chunk_rows < 0) return Invalid("chunk_rows", chunk_rows, "must be >= 0 (0 = whole shard)");
+  return Status::Ok();
+}
+
+}  // namespace mw

@@ -1,0 +1,32 @@
+// ClassifierConfig: the cosine-softmax instance classifier's hyper-parameters and layout.
+// Defaults are the paper's (d = 128, tau = 0.15, k = 100, alpha = 0.2, SGD momentum 0.9,
+// weight decay 1e-4).
+#pragma once
+
+#include <cstdint>
+
+#include "common/status.h"
+
+namespace mw {
+
+enum class Precision { kFloat32, kFloat64 };
+
+struct ClassifierConfig {
+  int64_t num_classes = 0;   // N: one class per training instance
+  int64_t dim = 128;         // d: embedding width
+  double temperature = 0.15; // tau
+  int64_t top_k = 100;       // k: hardest classes that share the smoothed label mass
+  double smoothing = 0.2;    // alpha: mass spread over the top-k; 0 = plain instance loss
+  double momentum = 0.9;
+  double weight_decay = 1e-4;
+  // Classes per block of logits. 0 keeps the whole shard's logits from forward to backward
+  // (fewest FLOPs, B x |C_r| memory); a smaller block bounds memory to B x chunk_rows and
+  // recomputes each block's logits in backward.
+  int64_t chunk_rows = 0;
+  Precision precision = Precision::kFloat32;
+
+  // Rules every layout must satisfy; names the first field that breaks one.
+  Status Validate(int world_size) const;
+};
+
+}  // namespace mw

@@ -1,0 +1,113 @@
+#include "worker/classifier/shard_softmax.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "worker/classifier/row_normalization.h"
+#include "worker/classifier/softmax_rows.h"
+
+namespace mw {
+
+namespace {
+
+// Backward's gradient temporaries are [block, d]; this bounds them when the exponentials
+// are kept whole.
+constexpr int64_t kKeptBackwardBlock = 16384;
+
+// Splits the batch rows of a [B, cols] block over LibTorch's intra-op threads.
+template <typename Fn>
+void ForRowRanges(int64_t batch, int64_t cols, Fn&& fn) {
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1));
+  at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) { fn(begin, end); });
+}
+
+}  // namespace
+
+ShardSoftmax::ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows)
+    : weights_(std::move(weights)), temperature_(temperature), chunk_rows_(chunk_rows) {}
+
+int64_t ShardSoftmax::ForwardChunk() const {
+  return chunk_rows_ == 0 ? rows() : std::min(chunk_rows_, rows());
+}
+
+at::Tensor ShardSoftmax::Workspace(int64_t batch, int64_t cols) {
+  const int64_t need = batch * cols;
+  if (!workspace_.defined() || workspace_.numel() < need ||
+      workspace_.scalar_type() != weights_.scalar_type()) {
+    workspace_ = at::empty({need}, weights_.options());
+  }
+  return workspace_.narrow(0, 0, need).view({batch, cols});
+}
+
+ShardSoftmaxStats ShardSoftmax::Forward(const at::Tensor& x) {
+  const int64_t batch = x.size(0);
+  const int64_t chunk = ForwardChunk();
+  const double inv_tau = 1.0 / temperature_;
+  // Cosines are >= -1, so -1/tau is a lower bound of every logit: a finite starting max.
+  ShardSoftmaxStats stats{at::full({batch}, -inv_tau, x.options()), at::zeros({batch}, x.options()),
+                          at::zeros({batch, x.size(1)}, x.options())};
+  at::Tensor rescale = at::empty({batch}, x.options());
+  kept_ = chunk == rows();
+  at::Tensor logits = Workspace(batch, chunk);
+  for (int64_t begin = 0; begin < rows(); begin += chunk) {
+    const int64_t n = std::min(chunk, rows() - begin);
+    NormalizedRows w = NormalizeRows(weights_.narrow(0, begin, n));
+    at::Tensor block = n == chunk ? logits : Workspace(batch, n);
+    at::mm_out(block, x, w.unit.t());
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "OnlineSoftmaxRows", [&] {
+      scalar_t* data = block.data_ptr<scalar_t>();
+      scalar_t* max = stats.row_max.data_ptr<scalar_t>();
+      scalar_t* sum = stats.row_sum.data_ptr<scalar_t>();
+      scalar_t* scale = rescale.data_ptr<scalar_t>();
+      ForRowRanges(batch, n, [&](int64_t b0, int64_t b1) {
+        OnlineSoftmaxRows<scalar_t>(data + b0 * n, b1 - b0, n, n, static_cast<scalar_t>(inv_tau),
+                                    max + b0, sum + b0, scale + b0);
+      });
+    });
+    if (begin > 0) stats.exp_weights.mul_(rescale.unsqueeze(1));
+    stats.exp_weights.addmm_(block, w.unit);
+  }
+  if (kept_) kept_max_ = stats.row_max.clone();
+  return stats;
+}
+
+void ShardSoftmax::Backward(const at::Tensor& x, const at::Tensor& global_max,
+                            const at::Tensor& global_sum, double grad_scale,
+                            const SmoothedTargets& targets, const BlockSink& sink) {
+  const int64_t batch = x.size(0);
+  const double inv_tau = 1.0 / temperature_;
+  // p_ij = exp(z_ij - ref_i) * exp(ref_i - M_i) / S_i: the per-row factor moves onto x, so the
+  // [B, block] matrix is touched once, by the matrix product.
+  const at::Tensor& ref = kept_ ? kept_max_ : global_max;
+  at::Tensor coef = (ref - global_max).exp_().div_(global_sum).mul_(grad_scale);
+  at::Tensor scaled_x = x * coef.unsqueeze(1);
+  const int64_t block_rows = kept_ ? std::min(kKeptBackwardBlock, rows()) : ForwardChunk();
+  at::Tensor kept_exp = kept_ ? Workspace(batch, rows()) : at::Tensor();
+  for (int64_t begin = 0; begin < rows(); begin += block_rows) {
+    const int64_t n = std::min(block_rows, rows() - begin);
+    NormalizedRows w = NormalizeRows(weights_.narrow(0, begin, n));
+    at::Tensor exp_block;
+    if (kept_) {
+      exp_block = kept_exp.narrow(1, begin, n);
+    } else {
+      exp_block = Workspace(batch, n);
+      at::mm_out(exp_block, x, w.unit.t());
+      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ExpShiftedRows", [&] {
+        scalar_t* data = exp_block.data_ptr<scalar_t>();
+        const scalar_t* shift = global_max.data_ptr<scalar_t>();
+        ForRowRanges(batch, n, [&](int64_t b0, int64_t b1) {
+          ExpShiftedRows<scalar_t>(data + b0 * n, b1 - b0, n, n, static_cast<scalar_t>(inv_tau),
+                                   shift + b0);
+        });
+      });
+    }
+    at::Tensor grad_unit = exp_block.t().mm(scaled_x);
+    targets.AddToWeightGrad(grad_unit, begin, x, -grad_scale);
+    sink(begin, NormalizeRowsBackward(w, std::move(grad_unit)));
+  }
+}
+
+}  // namespace mw
