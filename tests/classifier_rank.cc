@@ -1,6 +1,6 @@
 // One rank of the classifier equivalence test (launched W times by classifier_test).
 //
-// For every combination of layout, smoothing, top-k and chunk size, runs 10 SGD steps of the
+// For every combination of layout, smoothing, top-k, chunk size and logit cache, runs 10 SGD steps of the
 // distributed classifier and, on every rank, a dense single-process reference in float64
 // whose gradients come from LibTorch's autograd, not from the derivation the classifier
 // implements. Checks loss, feature gradient and weight gradient at every step and the
@@ -14,8 +14,7 @@
 #include <string>
 
 #include "tests/support/check.h"
-#include "worker/classifier/replicated_classifier.h"
-#include "worker/classifier/sharded_classifier.h"
+#include "worker/classifier/classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
 namespace mw {
@@ -32,11 +31,12 @@ struct Case {
   double smoothing;
   int64_t top_k;
   int64_t chunk_rows;
+  int64_t cached_chunks;  // -1: all
 
   std::string Name() const {
     return std::string(sharded ? "sharded" : "replicated") + " alpha=" +
            std::to_string(smoothing) + " k=" + std::to_string(top_k) +
-           " chunk=" + std::to_string(chunk_rows);
+           " chunk=" + std::to_string(chunk_rows) + " cached=" + std::to_string(cached_chunks);
   }
 };
 
@@ -104,11 +104,16 @@ void RunCase(Communicator& comm, const Case& c, at::ScalarType dtype, double tol
   config.momentum = 0.9;
   config.weight_decay = 0.01;
   config.chunk_rows = c.chunk_rows;
+  // The budget is in bytes of whole [local batch x chunk] blocks (replicated: local batch).
+  const int64_t rows_scored = c.sharded ? kBatch : kBatch / comm.world_size();
+  const int64_t block_bytes =
+      rows_scored * std::max<int64_t>(c.chunk_rows, 1) * static_cast<int64_t>(at::elementSize(dtype));
+  config.logit_cache_bytes = c.cached_chunks < 0 ? -1 : c.cached_chunks * block_bytes;
   config.precision = dtype == at::kDouble ? Precision::kFloat64 : Precision::kFloat32;
 
   std::unique_ptr<Classifier> classifier;
-  MW_CHECK_OK(c.sharded ? ShardedClassifier::Create(config, &comm, &classifier)
-                        : ReplicatedClassifier::Create(config, &comm, &classifier));
+  MW_CHECK_OK(Classifier::Create(c.sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated,
+                                 config, &comm, &classifier));
   classifier->set_keep_weight_grad(true);
   const int64_t begin = classifier->row_begin();
   const int64_t rows = classifier->row_end() - begin;
@@ -170,7 +175,10 @@ int main() {
     for (double smoothing : {0.0, 0.2}) {
       for (int64_t top_k : {1, 7}) {
         for (int64_t chunk : {0, 1, 5}) {
-          mw::RunCase(*comm, mw::Case{sharded, smoothing, top_k, chunk}, dtype, tolerance);
+          for (int64_t cached : {0, 2, -1}) {
+            mw::RunCase(*comm, mw::Case{sharded, smoothing, top_k, chunk, cached}, dtype,
+                        tolerance);
+          }
         }
       }
     }

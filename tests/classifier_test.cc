@@ -5,7 +5,6 @@
 
 #include "tests/support/process_group.h"
 #include "worker/classifier/classifier.h"
-#include "worker/classifier/sharded_classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
 namespace mw {
@@ -55,6 +54,9 @@ TEST(ClassifierConfig, BadArgumentsNameTheArgumentAndValue) {
   c.chunk_rows = -3;
   ExpectInvalid(c.Validate(2), "chunk_rows", "-3");
   c = SmallConfig();
+  c.logit_cache_bytes = -2;
+  ExpectInvalid(c.Validate(2), "logit_cache_bytes", "-2");
+  c = SmallConfig();
   c.top_k = 0;
   ExpectInvalid(c.Validate(2), "top_k", "0");
 }
@@ -87,7 +89,7 @@ TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
                 "Double");
 }
 
-TEST(ShardedClassifier, CreateRejectsMoreRanksThanClasses) {
+TEST(Classifier, CreateRejectsAnInvalidConfig) {
   GlooOptions options;
   options.store_port = testing::FreeLoopbackPort();
   std::unique_ptr<Communicator> comm;
@@ -95,7 +97,8 @@ TEST(ShardedClassifier, CreateRejectsMoreRanksThanClasses) {
   ClassifierConfig c = SmallConfig();
   c.num_classes = 0;
   std::unique_ptr<Classifier> classifier;
-  ExpectInvalid(ShardedClassifier::Create(c, comm.get(), &classifier), "num_classes", "0");
+  ExpectInvalid(Classifier::Create(ClassifierLayout::kSharded, c, comm.get(), &classifier),
+                "num_classes", "0");
   EXPECT_EQ(classifier, nullptr);
 }
 
@@ -103,6 +106,10 @@ struct Layout {
   int world_size;
   const char* precision;
 };
+
+void PrintTo(const Layout& layout, std::ostream* os) {
+  *os << "W=" << layout.world_size << " " << layout.precision;
+}
 
 class DenseEquivalence : public ::testing::TestWithParam<Layout> {};
 

@@ -94,6 +94,7 @@ def main():
     column_values = torch.full((k + 1,), a.smoothing / k)
     column_values[0] = 1 - a.smoothing
 
+    setup_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
     times = []
     for step in range(a.warmup + a.steps):
         features = torch.randn(local, a.dim, requires_grad=True)
@@ -120,7 +121,7 @@ def main():
 
     step_s = statistics.median(times)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
-    figures = torch.tensor([step_s, peak], dtype=torch.float64)
+    figures = torch.tensor([step_s, peak, setup_rss], dtype=torch.float64)
     dist.all_reduce(figures, dist.ReduceOp.MAX)
     # Per step: features and labels all-gathered, max/sum/loss all-reduced (ring: 2(W-1)/W),
     # feature gradient reduced to its owners ((W-1)/W of B x d).
@@ -130,7 +131,8 @@ def main():
     if rank == 0:
         print(json.dumps({"impl": "pytorch", "classes": a.classes, "world": world,
                           "batch": a.batch, "chunk": 0, "step_s": figures[0].item(),
-                          "peak_rss_bytes": figures[1].item(), "bytes_per_step": traffic,
+                          "peak_rss_bytes": figures[1].item(),
+                          "setup_rss_bytes": figures[2].item(), "bytes_per_step": traffic,
                           "gflops": 6.0 * a.batch * rows * a.dim / figures[0].item() / 1e9,
                           "threads": torch.get_num_threads()}), flush=True)
     dist.barrier()

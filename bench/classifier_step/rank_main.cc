@@ -2,10 +2,11 @@
 // from rank 0, a JSON line with the figures of the slowest rank.
 //
 //   classifier_step_rank --layout sharded|replicated --classes N --batch B [--dim 128]
-//                        [--chunk 0] [--steps 3] [--warmup 1] [--threads 1]
+//                        [--chunk 1024] [--cache -1] [--steps 3] [--warmup 1] [--threads 1]
 // Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,8 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "worker/classifier/replicated_classifier.h"
-#include "worker/classifier/sharded_classifier.h"
+#include "worker/classifier/classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
 namespace mw {
@@ -30,7 +30,8 @@ struct Args {
   int64_t classes = 100000;
   int64_t dim = 128;
   int64_t batch = 1024;
-  int64_t chunk = 0;
+  int64_t chunk = 1024;
+  int64_t cache = -1;
   int steps = 3;
   int warmup = 1;
   int threads = 1;
@@ -52,6 +53,7 @@ Args Parse(int argc, char** argv) {
     else if (key == "--dim") a.dim = std::atoll(v);
     else if (key == "--batch") a.batch = std::atoll(v);
     else if (key == "--chunk") a.chunk = std::atoll(v);
+    else if (key == "--cache") a.cache = std::atoll(v);
     else if (key == "--steps") a.steps = std::atoi(v);
     else if (key == "--warmup") a.warmup = std::atoi(v);
     else if (key == "--threads") a.threads = std::atoi(v);
@@ -110,19 +112,16 @@ Status Run(const Args& args) {
   config.num_classes = args.classes;
   config.dim = args.dim;
   config.chunk_rows = args.chunk;
+  config.logit_cache_bytes = args.cache;
   std::unique_ptr<Classifier> classifier;
   const bool sharded = args.layout == "sharded";
-  MW_RETURN_IF_ERROR(sharded ? ShardedClassifier::Create(config, comm.get(), &classifier)
-                             : ReplicatedClassifier::Create(config, comm.get(), &classifier));
+  MW_RETURN_IF_ERROR(Classifier::Create(
+      sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated, config, comm.get(),
+      &classifier));
   classifier->weights().normal_();
   const int64_t rows = classifier->row_end() - classifier->row_begin();
 
-  MW_RETURN_IF_ERROR(comm->Barrier());
-  // Matrix rows one rank multiplies: the whole global batch against its shard, or its own
-  // samples against every class.
-  const int64_t product_rows = sharded ? args.batch : local;
-  const double mm_rate = MatmulRate(product_rows, args.dim, std::min<int64_t>(rows, 16384));
-
+  const double setup_rss = PeakRssBytes();
   std::vector<double> times;
   for (int step = 0; step < args.warmup + args.steps; ++step) {
     at::Tensor features = at::randn({local, args.dim});
@@ -138,26 +137,35 @@ Status Run(const Args& args) {
     MW_RETURN_IF_ERROR(classifier->Step(features, ids, neighbors, 0.1, &result));
     if (step >= args.warmup) times.push_back(Seconds(start));
   }
+  const double peak_rss = PeakRssBytes();
+  // Matrix rows one rank multiplies: the whole global batch against its shard, or its own
+  // samples against every class. Measured after the steps so its buffers stay out of the
+  // peak RSS above.
+  MW_RETURN_IF_ERROR(comm->Barrier());
+  const int64_t product_rows = sharded ? args.batch : local;
+  const double mm_rate = MatmulRate(product_rows, args.dim, std::min<int64_t>(rows, 16384));
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   // Useful work: logits, exp x W for the feature gradient, E^T x X for the weight gradient.
   const double flops = 3.0 * 2.0 * static_cast<double>(product_rows) * rows * args.dim;
 
   // Report the slowest rank's time and largest memory, the smallest matmul rate.
-  std::vector<double> figures{median, PeakRssBytes(), -mm_rate,
-                              static_cast<double>(comm->traffic().bytes_sent) / args.steps};
-  MW_RETURN_IF_ERROR(comm->AllReduce(BufferView{figures.data(), 4, DataType::kFloat64},
+  std::vector<double> figures{median, peak_rss, -mm_rate,
+                              static_cast<double>(comm->traffic().bytes_sent) / args.steps,
+                              setup_rss};
+  MW_RETURN_IF_ERROR(comm->AllReduce(BufferView{figures.data(), 5, DataType::kFloat64},
                                      ReduceOp::kMax));
   if (comm->rank() == 0) {
     const double step_time = figures[0];
-    std::printf(
-        "{\"impl\": \"%s\", \"classes\": %lld, \"world\": %d, \"batch\": %lld, \"chunk\": %lld, "
-        "\"step_s\": %.6f, \"peak_rss_bytes\": %.0f, \"bytes_per_step\": %.0f, "
-        "\"gflops\": %.3f, \"mm_gflops\": %.3f, \"blas\": \"%s\", \"threads\": %d}\n",
-        args.layout.c_str(), static_cast<long long>(args.classes), world,
-        static_cast<long long>(args.batch), static_cast<long long>(args.chunk), step_time,
-        figures[1], figures[3], flops / step_time / 1e9, -figures[2], LoadedBlas().c_str(),
-        at::get_num_threads());
+    const nlohmann::json line = {
+        {"impl", args.layout},        {"classes", args.classes},
+        {"world", world},             {"batch", args.batch},
+        {"chunk", args.chunk},        {"cache", args.cache},
+        {"step_s", step_time},        {"peak_rss_bytes", figures[1]},
+        {"setup_rss_bytes", figures[4]}, {"bytes_per_step", figures[3]},
+        {"gflops", flops / step_time / 1e9}, {"mm_gflops", -figures[2]},
+        {"blas", LoadedBlas()},       {"threads", at::get_num_threads()}};
+    std::printf("%s\n", line.dump().c_str());
     std::fflush(stdout);
   }
   return comm->Barrier();

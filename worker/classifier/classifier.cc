@@ -4,7 +4,41 @@
 
 #include <sstream>
 
+#include "common/row_partition.h"
+#include "worker/classifier/replicated_classifier.h"
+#include "worker/classifier/shard_softmax.h"
+#include "worker/classifier/sharded_classifier.h"
+
 namespace mw {
+
+Classifier::Classifier(const ClassifierConfig& config, Communicator* comm, int64_t row_begin,
+                       int64_t row_end)
+    : config_(config),
+      comm_(comm),
+      sgd_{config.momentum, config.weight_decay},
+      row_begin_(row_begin),
+      row_end_(row_end) {
+  const at::TensorOptions options = at::TensorOptions().dtype(ScalarTypeOf(config.precision));
+  weights_ = at::zeros({row_end - row_begin, config.dim}, options);
+  momentum_ = at::zeros({row_end - row_begin, config.dim}, options);
+  softmax_ = std::make_unique<ShardSoftmax>(weights_, config.temperature, config.chunk_rows,
+                                            config.logit_cache_bytes);
+}
+
+Classifier::~Classifier() = default;
+
+Status Classifier::Create(ClassifierLayout layout, const ClassifierConfig& config,
+                          Communicator* comm, std::unique_ptr<Classifier>* out) {
+  MW_RETURN_IF_ERROR(config.Validate(comm->world_size()));
+  if (layout == ClassifierLayout::kReplicated) {
+    out->reset(new ReplicatedClassifier(config, comm));
+  } else {
+    const RowPartition partition(config.num_classes, comm->world_size());
+    out->reset(new ShardedClassifier(config, comm, partition.begin(comm->rank()),
+                                     partition.end(comm->rank())));
+  }
+  return Status::Ok();
+}
 
 namespace {
 

@@ -7,11 +7,18 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 
 #include "common/status.h"
 #include "worker/classifier/classifier_config.h"
+#include "worker/classifier/momentum_sgd.h"
+#include "worker/comm/communicator.h"
 
 namespace mw {
+
+class ShardSoftmax;
+
+enum class ClassifierLayout { kSharded, kReplicated };
 
 struct StepResult {
   double loss = 0;          // mean over the global batch, identical on every rank
@@ -21,7 +28,10 @@ struct StepResult {
 
 class Classifier {
  public:
-  virtual ~Classifier() = default;
+  // comm must outlive the classifier. Rows start at zero: set them through weights().
+  static Status Create(ClassifierLayout layout, const ClassifierConfig& config, Communicator* comm,
+                       std::unique_ptr<Classifier>* out);
+  virtual ~Classifier();
 
   // features: [b, d] embeddings of this rank's samples, any norm (normalised inside).
   // ids: [b] int64 instance ids. neighbors: [b, k] int64, each sample's k hardest classes
@@ -32,14 +42,26 @@ class Classifier {
                       const at::Tensor& neighbors, double lr, StepResult* result) = 0;
 
   // The rows this rank holds, [row_end - row_begin, d]; writable (initialisation, loading).
-  virtual at::Tensor weights() = 0;
-  virtual at::Tensor momentum_buffer() = 0;
-  virtual int64_t row_begin() const = 0;
-  virtual int64_t row_end() const = 0;
+  at::Tensor weights() { return weights_; }
+  at::Tensor momentum_buffer() { return momentum_; }
+  int64_t row_begin() const { return row_begin_; }
+  int64_t row_end() const { return row_end_; }
+  const ClassifierConfig& config() const { return config_; }
 
   void set_keep_weight_grad(bool keep) { keep_weight_grad_ = keep; }
 
  protected:
+  Classifier(const ClassifierConfig& config, Communicator* comm, int64_t row_begin,
+             int64_t row_end);
+
+  ClassifierConfig config_;
+  Communicator* comm_;
+  MomentumSgd sgd_;
+  int64_t row_begin_;
+  int64_t row_end_;
+  at::Tensor weights_;
+  at::Tensor momentum_;
+  std::unique_ptr<ShardSoftmax> softmax_;  // over weights_
   bool keep_weight_grad_ = false;
 };
 

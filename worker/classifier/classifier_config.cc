@@ -40,6 +40,9 @@ Status ClassifierConfig::Validate(int world_size) const {
     return Invalid("weight_decay", weight_decay, "must be a finite value >= 0");
   }
   if (chunk_rows < 0) return Invalid("chunk_rows", chunk_rows, "must be >= 0 (0 = whole shard)");
+  if (logit_cache_bytes < -1) {
+    return Invalid("logit_cache_bytes", logit_cache_bytes, "must be >= -1 (-1 = keep all)");
+  }
   return Status::Ok();
 }
 

@@ -19,10 +19,14 @@ struct ClassifierConfig {
   double smoothing = 0.2;    // alpha: mass spread over the top-k; 0 = plain instance loss
   double momentum = 0.9;
   double weight_decay = 1e-4;
-  // Classes per block of logits. 0 keeps the whole shard's logits from forward to backward
-  // (fewest FLOPs, B x |C_r| memory); a smaller block bounds memory to B x chunk_rows and
-  // recomputes each block's logits in backward.
-  int64_t chunk_rows = 0;
+  // Classes per block of logits (0: the whole shard in one block). Small blocks keep the
+  // B x chunk_rows working set in cache; memory for logits is O(B x chunk_rows) plus the
+  // cache below.
+  int64_t chunk_rows = 1024;
+  // Bytes of exponentiated logits kept from forward to backward, in whole blocks; blocks
+  // beyond the budget are recomputed in backward (one more matrix product each).
+  // -1: keep every block (fewest FLOPs, B x |C_r| memory); 0: recompute every block.
+  int64_t logit_cache_bytes = int64_t{1} << 30;
   Precision precision = Precision::kFloat32;
 
   // Rules every layout must satisfy; names the first field that breaks one.

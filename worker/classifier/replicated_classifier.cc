@@ -10,22 +10,7 @@
 namespace mw {
 
 ReplicatedClassifier::ReplicatedClassifier(const ClassifierConfig& config, Communicator* comm)
-    : config_(config), comm_(comm), sgd_{config.momentum, config.weight_decay} {
-  const at::TensorOptions options = at::TensorOptions().dtype(ScalarTypeOf(config.precision));
-  weights_ = at::zeros({config.num_classes, config.dim}, options);
-  momentum_ = at::zeros({config.num_classes, config.dim}, options);
-  grad_ = at::zeros({config.num_classes, config.dim}, options);
-  softmax_ = std::make_unique<ShardSoftmax>(weights_, config.temperature, config.chunk_rows);
-}
-
-ReplicatedClassifier::~ReplicatedClassifier() = default;
-
-Status ReplicatedClassifier::Create(const ClassifierConfig& config, Communicator* comm,
-                                    std::unique_ptr<Classifier>* out) {
-  MW_RETURN_IF_ERROR(config.Validate(comm->world_size()));
-  out->reset(new ReplicatedClassifier(config, comm));
-  return Status::Ok();
-}
+    : Classifier(config, comm, 0, config.num_classes), grad_(at::zeros_like(weights_)) {}
 
 Status ReplicatedClassifier::Step(const at::Tensor& features, const at::Tensor& ids,
                                   const at::Tensor& neighbors, double lr, StepResult* result) {

@@ -13,10 +13,6 @@ namespace mw {
 
 namespace {
 
-// Backward's gradient temporaries are [block, d]; this bounds them when the exponentials
-// are kept whole.
-constexpr int64_t kKeptBackwardBlock = 16384;
-
 // Splits the batch rows of a [B, cols] block over LibTorch's intra-op threads.
 template <typename Fn>
 void ForRowRanges(int64_t batch, int64_t cols, Fn&& fn) {
@@ -26,10 +22,14 @@ void ForRowRanges(int64_t batch, int64_t cols, Fn&& fn) {
 
 }  // namespace
 
-ShardSoftmax::ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows)
-    : weights_(std::move(weights)), temperature_(temperature), chunk_rows_(chunk_rows) {}
+ShardSoftmax::ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows,
+                           int64_t cache_bytes)
+    : weights_(std::move(weights)),
+      temperature_(temperature),
+      chunk_rows_(chunk_rows),
+      cache_bytes_(cache_bytes) {}
 
-int64_t ShardSoftmax::ForwardChunk() const {
+int64_t ShardSoftmax::ChunkRows() const {
   return chunk_rows_ == 0 ? rows() : std::min(chunk_rows_, rows());
 }
 
@@ -42,20 +42,35 @@ at::Tensor ShardSoftmax::Workspace(int64_t batch, int64_t cols) {
   return workspace_.narrow(0, 0, need).view({batch, cols});
 }
 
+at::Tensor ShardSoftmax::ChunkBlock(int64_t chunk, int64_t batch, int64_t cols) {
+  if (chunk >= cached_chunks_) return Workspace(batch, cols);
+  return cache_.narrow(0, chunk * batch * ChunkRows(), batch * cols).view({batch, cols});
+}
+
 ShardSoftmaxStats ShardSoftmax::Forward(const at::Tensor& x) {
   const int64_t batch = x.size(0);
-  const int64_t chunk = ForwardChunk();
+  const int64_t chunk = ChunkRows();
+  const int64_t num_chunks = (rows() + chunk - 1) / chunk;
+  const int64_t block_bytes = batch * chunk * static_cast<int64_t>(x.element_size());
+  cached_chunks_ = cache_bytes_ < 0 ? num_chunks : std::min(num_chunks, cache_bytes_ / block_bytes);
+  if (cached_chunks_ > 0) {
+    const int64_t need = cached_chunks_ * batch * chunk;
+    if (!cache_.defined() || cache_.numel() < need || cache_.scalar_type() != x.scalar_type()) {
+      cache_ = at::empty({need}, x.options());
+    }
+    cache_max_ = at::empty({cached_chunks_, batch}, x.options());
+  }
+
   const double inv_tau = 1.0 / temperature_;
   // Cosines are >= -1, so -1/tau is a lower bound of every logit: a finite starting max.
   ShardSoftmaxStats stats{at::full({batch}, -inv_tau, x.options()), at::zeros({batch}, x.options()),
                           at::zeros({batch, x.size(1)}, x.options())};
   at::Tensor rescale = at::empty({batch}, x.options());
-  kept_ = chunk == rows();
-  at::Tensor logits = Workspace(batch, chunk);
-  for (int64_t begin = 0; begin < rows(); begin += chunk) {
+  for (int64_t c = 0; c < num_chunks; ++c) {
+    const int64_t begin = c * chunk;
     const int64_t n = std::min(chunk, rows() - begin);
     NormalizedRows w = NormalizeRows(weights_.narrow(0, begin, n));
-    at::Tensor block = n == chunk ? logits : Workspace(batch, n);
+    at::Tensor block = ChunkBlock(c, batch, n);
     at::mm_out(block, x, w.unit.t());
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "OnlineSoftmaxRows", [&] {
       scalar_t* data = block.data_ptr<scalar_t>();
@@ -67,33 +82,32 @@ ShardSoftmaxStats ShardSoftmax::Forward(const at::Tensor& x) {
                                     max + b0, sum + b0, scale + b0);
       });
     });
-    if (begin > 0) stats.exp_weights.mul_(rescale.unsqueeze(1));
+    if (c > 0) stats.exp_weights.mul_(rescale.unsqueeze(1));
     stats.exp_weights.addmm_(block, w.unit);
+    if (c < cached_chunks_) cache_max_[c].copy_(stats.row_max);
   }
-  if (kept_) kept_max_ = stats.row_max.clone();
   return stats;
 }
 
 void ShardSoftmax::Backward(const at::Tensor& x, const at::Tensor& global_max,
                             const at::Tensor& global_sum, double grad_scale,
-                            const SmoothedTargets& targets, const BlockSink& sink) {
+                            const SmoothedTargets& targets, const ChunkSink& sink) {
   const int64_t batch = x.size(0);
+  const int64_t chunk = ChunkRows();
   const double inv_tau = 1.0 / temperature_;
-  // p_ij = exp(z_ij - ref_i) * exp(ref_i - M_i) / S_i: the per-row factor moves onto x, so the
-  // [B, block] matrix is touched once, by the matrix product.
-  const at::Tensor& ref = kept_ ? kept_max_ : global_max;
-  at::Tensor coef = (ref - global_max).exp_().div_(global_sum).mul_(grad_scale);
-  at::Tensor scaled_x = x * coef.unsqueeze(1);
-  const int64_t block_rows = kept_ ? std::min(kKeptBackwardBlock, rows()) : ForwardChunk();
-  at::Tensor kept_exp = kept_ ? Workspace(batch, rows()) : at::Tensor();
-  for (int64_t begin = 0; begin < rows(); begin += block_rows) {
-    const int64_t n = std::min(block_rows, rows() - begin);
+  // p_ij = exp(z_ij - ref_i) * exp(ref_i - M_i) / S_i: the per-row factor moves onto x (a
+  // [B, d] scaling), so the [B, chunk] block is touched once, by the matrix product.
+  const at::Tensor coef = global_sum.reciprocal().mul_(grad_scale);
+  const at::Tensor recomputed_x = x * coef.unsqueeze(1);
+  for (int64_t c = 0; c * chunk < rows(); ++c) {
+    const int64_t begin = c * chunk;
+    const int64_t n = std::min(chunk, rows() - begin);
     NormalizedRows w = NormalizeRows(weights_.narrow(0, begin, n));
-    at::Tensor exp_block;
-    if (kept_) {
-      exp_block = kept_exp.narrow(1, begin, n);
+    at::Tensor exp_block = ChunkBlock(c, batch, n);
+    at::Tensor scaled_x = recomputed_x;
+    if (c < cached_chunks_) {
+      scaled_x = x * ((cache_max_[c] - global_max).exp_() * coef).unsqueeze(1);
     } else {
-      exp_block = Workspace(batch, n);
       at::mm_out(exp_block, x, w.unit.t());
       AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ExpShiftedRows", [&] {
         scalar_t* data = exp_block.data_ptr<scalar_t>();

@@ -1,11 +1,11 @@
 // ShardSoftmax: the cosine softmax of a batch against one block of classifier rows,
-// computed in chunks of rows so memory stays O(B x chunk).
+// computed in chunks of rows so that memory stays O(B x chunk) plus a bounded cache.
 //
-// Forward makes one pass over the chunks with an online max and sum (as in FlashAttention)
+// Forward makes one pass over the chunks with an online max and sum (as FlashAttention does)
 // and, in the same pass, accumulates sum_j exp(z_ij - max_i) w_hat_j: the feature gradient
 // up to a per-row factor that is known once the global max and sum are. Backward needs each
-// probability, hence the global sum, so it recomputes each chunk's logits unless the whole
-// shard fits in one chunk, whose exponentials forward keeps.
+// probability, hence the global sum: it reuses the exponentials of the chunks that fit the
+// cache budget and recomputes the others.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -25,34 +25,39 @@ struct ShardSoftmaxStats {
 
 class ShardSoftmax {
  public:
-  // weights: the raw rows [rows, d], shared (Backward's sink may update them block by block).
-  // chunk_rows = 0 or >= rows: one chunk, logits kept for backward.
-  ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows);
+  // weights: the raw rows [rows, d], shared (Backward's sink may update them chunk by chunk).
+  // chunk_rows: 0 = the whole shard as one chunk. cache_bytes: -1 = keep every chunk.
+  ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows, int64_t cache_bytes);
 
   // x: [B, d] unit rows.
   ShardSoftmaxStats Forward(const at::Tensor& x);
 
-  // Receives each block's gradient w.r.t. the raw rows [begin, begin + n).
-  using BlockSink = std::function<void(int64_t begin, const at::Tensor& grad_weights)>;
+  // Receives each chunk's gradient w.r.t. the raw rows [begin, begin + n).
+  using ChunkSink = std::function<void(int64_t begin, const at::Tensor& grad_weights)>;
 
   // With p_ij = exp(z_ij - global_max_i) / global_sum_i and y the smoothed targets, hands
-  // `sink` each block of grad_scale * sum_i (p_ij - y_ij) x_i, pulled back through the row
+  // `sink` each chunk of grad_scale * sum_i (p_ij - y_ij) x_i, pulled back through the row
   // normalisation to the raw rows. For the mean loss over B samples, grad_scale = 1 / (B tau).
+  // x must be the batch of the preceding Forward.
   void Backward(const at::Tensor& x, const at::Tensor& global_max, const at::Tensor& global_sum,
-                double grad_scale, const SmoothedTargets& targets, const BlockSink& sink);
+                double grad_scale, const SmoothedTargets& targets, const ChunkSink& sink);
 
   int64_t rows() const { return weights_.size(0); }
 
  private:
-  int64_t ForwardChunk() const;
+  int64_t ChunkRows() const;
   at::Tensor Workspace(int64_t batch, int64_t cols);
+  // The [B, n] block of chunk c: in the cache when c < cached_chunks_, else the workspace.
+  at::Tensor ChunkBlock(int64_t chunk, int64_t batch, int64_t cols);
 
   at::Tensor weights_;
   double temperature_;
   int64_t chunk_rows_;
-  at::Tensor workspace_;   // flat, reused across steps: B x chunk logits
-  at::Tensor kept_max_;    // forward's row_max, when the exponentials are kept
-  bool kept_ = false;
+  int64_t cache_bytes_;
+  at::Tensor workspace_;   // flat, reused across steps
+  at::Tensor cache_;       // flat: cached_chunks_ blocks of B x chunk exponentials
+  at::Tensor cache_max_;   // [cached_chunks_, B]: the running max each cached block used
+  int64_t cached_chunks_ = 0;
 };
 
 }  // namespace mw

@@ -9,27 +9,6 @@
 
 namespace mw {
 
-ShardedClassifier::ShardedClassifier(const ClassifierConfig& config, Communicator* comm)
-    : config_(config),
-      comm_(comm),
-      partition_(config.num_classes, comm->world_size()),
-      sgd_{config.momentum, config.weight_decay} {
-  const at::TensorOptions options = at::TensorOptions().dtype(ScalarTypeOf(config.precision));
-  const int64_t rows = partition_.size(comm->rank());
-  weights_ = at::zeros({rows, config.dim}, options);
-  momentum_ = at::zeros({rows, config.dim}, options);
-  softmax_ = std::make_unique<ShardSoftmax>(weights_, config.temperature, config.chunk_rows);
-}
-
-ShardedClassifier::~ShardedClassifier() = default;
-
-Status ShardedClassifier::Create(const ClassifierConfig& config, Communicator* comm,
-                                 std::unique_ptr<Classifier>* out) {
-  MW_RETURN_IF_ERROR(config.Validate(comm->world_size()));
-  out->reset(new ShardedClassifier(config, comm));
-  return Status::Ok();
-}
-
 Status ShardedClassifier::Step(const at::Tensor& features, const at::Tensor& ids,
                                const at::Tensor& neighbors, double lr, StepResult* result) {
   MW_RETURN_IF_ERROR(ValidateStepInputs(config_, features, ids, neighbors));
@@ -44,7 +23,7 @@ Status ShardedClassifier::Step(const at::Tensor& features, const at::Tensor& ids
   at::Tensor local_labels = LabelColumns(config_, ids, neighbors);
   at::Tensor labels = at::empty({batch, local_labels.size(1)}, local_labels.options());
   MW_RETURN_IF_ERROR(comm_->AllGather(ViewOf(local_labels), ViewOf(labels)));
-  SmoothedTargets targets(labels, row_begin(), row_end(), config_.smoothing,
+  SmoothedTargets targets(labels, row_begin_, row_end_, config_.smoothing,
                           features.scalar_type());
 
   // 3-5. This shard's logits, then the global max, sum and target logits.
