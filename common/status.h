@@ -15,7 +15,7 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalidArgument,   // the caller's input breaks a stated rule; retrying won't help
+    kInvalidArgument,  // the caller's input breaks a stated rule; retrying won't help
     kNotFound,
     kDeadlineExceeded,  // a peer or a service did not answer in time
     kUnavailable,       // a peer went away (connection closed or reset)
@@ -26,7 +26,9 @@ class Status {
   Status() = default;
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string msg) { return {Code::kInvalidArgument, std::move(msg)}; }
+  static Status InvalidArgument(std::string msg) {
+    return {Code::kInvalidArgument, std::move(msg)};
+  }
   static Status NotFound(std::string msg) { return {Code::kNotFound, std::move(msg)}; }
   static Status DeadlineExceeded(std::string msg) {
     return {Code::kDeadlineExceeded, std::move(msg)};

@@ -1,7 +1,7 @@
 // One rank of the classifier equivalence test (launched W times by classifier_test).
 //
-// For every combination of layout, smoothing, top-k, chunk size and logit cache, runs 10 SGD steps of the
-// distributed classifier and, on every rank, a dense single-process reference in float64
+// For every combination of layout, smoothing, top-k, chunk size and logit cache, runs 10 SGD steps
+// of the distributed classifier and, on every rank, a dense single-process reference in float64
 // whose gradients come from LibTorch's autograd, not from the derivation the classifier
 // implements. Checks loss, feature gradient and weight gradient at every step and the
 // rows after the last, all to a relative tolerance (MW_PRECISION: f64 -> 1e-9, f32 -> 1e-4).
@@ -22,7 +22,7 @@ namespace {
 
 constexpr int64_t kClasses = 37;  // divisible by none of 2, 3, 4
 constexpr int64_t kDim = 16;
-constexpr int64_t kBatch = 12;    // global batch; divisible by 1..4
+constexpr int64_t kBatch = 12;  // global batch; divisible by 1..4
 constexpr int kSteps = 10;
 constexpr double kLr = 0.3;
 
@@ -34,9 +34,9 @@ struct Case {
   int64_t cached_chunks;  // -1: all
 
   std::string Name() const {
-    return std::string(sharded ? "sharded" : "replicated") + " alpha=" +
-           std::to_string(smoothing) + " k=" + std::to_string(top_k) +
-           " chunk=" + std::to_string(chunk_rows) + " cached=" + std::to_string(cached_chunks);
+    return std::string(sharded ? "sharded" : "replicated") + " alpha=" + std::to_string(smoothing) +
+           " k=" + std::to_string(top_k) + " chunk=" + std::to_string(chunk_rows) +
+           " cached=" + std::to_string(cached_chunks);
   }
 };
 
@@ -70,8 +70,7 @@ struct Reference {
 };
 
 // The method's loss written densely, differentiated by autograd.
-Reference DenseReference(const at::Tensor& weights, const Batch& batch, const Case& c,
-                         double tau) {
+Reference DenseReference(const at::Tensor& weights, const Batch& batch, const Case& c, double tau) {
   at::Tensor f = batch.features.clone().requires_grad_(true);
   at::Tensor w = weights.clone().requires_grad_(true);
   at::Tensor x = f / f.norm(2, {1}, true);
@@ -106,21 +105,23 @@ void RunCase(Communicator& comm, const Case& c, at::ScalarType dtype, double tol
   config.chunk_rows = c.chunk_rows;
   // The budget is in bytes of whole [local batch x chunk] blocks (replicated: local batch).
   const int64_t rows_scored = c.sharded ? kBatch : kBatch / comm.world_size();
-  const int64_t block_bytes =
-      rows_scored * std::max<int64_t>(c.chunk_rows, 1) * static_cast<int64_t>(at::elementSize(dtype));
+  const int64_t block_bytes = rows_scored * std::max<int64_t>(c.chunk_rows, 1) *
+                              static_cast<int64_t>(at::elementSize(dtype));
   config.logit_cache_bytes = c.cached_chunks < 0 ? -1 : c.cached_chunks * block_bytes;
   config.precision = dtype == at::kDouble ? Precision::kFloat64 : Precision::kFloat32;
 
   std::unique_ptr<Classifier> classifier;
-  MW_CHECK_OK(Classifier::Create(c.sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated,
-                                 config, &comm, &classifier));
+  MW_CHECK_OK(
+      Classifier::Create(c.sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated,
+                         config, &comm, &classifier));
   classifier->set_keep_weight_grad(true);
   const int64_t begin = classifier->row_begin();
   const int64_t rows = classifier->row_end() - begin;
 
   auto gen = at::make_generator<at::CPUGeneratorImpl>(1234 + c.top_k * 10 + c.chunk_rows);
-  at::Tensor ref_weights =
-      at::randn({kClasses, kDim}, gen, at::TensorOptions().dtype(at::kDouble)).to(dtype).to(at::kDouble);
+  at::Tensor ref_weights = at::randn({kClasses, kDim}, gen, at::TensorOptions().dtype(at::kDouble))
+                               .to(dtype)
+                               .to(at::kDouble);
   const at::Tensor initial_weights = ref_weights.clone();
   at::Tensor ref_momentum = at::zeros_like(ref_weights);
   classifier->weights().copy_(ref_weights.narrow(0, begin, rows));

@@ -121,13 +121,14 @@ TEST_P(DenseEquivalence, LossGradientsAndTenStepsMatchFloat64Reference) {
   EXPECT_TRUE(testing::AllSucceeded(exits));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    WorldSizesAndPrecisions, DenseEquivalence,
-    ::testing::Values(Layout{1, "f64"}, Layout{2, "f64"}, Layout{3, "f64"}, Layout{4, "f64"},
-                      Layout{1, "f32"}, Layout{2, "f32"}, Layout{3, "f32"}, Layout{4, "f32"}),
-    [](const ::testing::TestParamInfo<Layout>& info) {
-      return "W" + std::to_string(info.param.world_size) + "_" + info.param.precision;
-    });
+INSTANTIATE_TEST_SUITE_P(WorldSizesAndPrecisions, DenseEquivalence,
+                         ::testing::Values(Layout{1, "f64"}, Layout{2, "f64"}, Layout{3, "f64"},
+                                           Layout{4, "f64"}, Layout{1, "f32"}, Layout{2, "f32"},
+                                           Layout{3, "f32"}, Layout{4, "f32"}),
+                         [](const ::testing::TestParamInfo<Layout>& info) {
+                           return "W" + std::to_string(info.param.world_size) + "_" +
+                                  info.param.precision;
+                         });
 
 }  // namespace
 }  // namespace mw

@@ -1,6 +1,7 @@
 // One rank of the communicator tests (launched W times by comm_test).
 //   comm_rank collectives   every collective, checked against values computed locally
 //   comm_rank peer_death    rank 1 dies abruptly; rank 0's next collective must fail cleanly
+//   comm_rank silent_peer   rank 1 stops answering; rank 0 must time out cleanly
 #include <unistd.h>
 
 #include <chrono>
@@ -71,7 +72,8 @@ void Collectives(Communicator& comm) {
     recv_counts[q] = (q + r + 1) % 3;
     for (int j = 0; j < send_counts[q]; ++j) send.push_back(1000.f * r + 10.f * q + j);
   }
-  std::vector<float> recv(static_cast<size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})));
+  std::vector<float> recv(
+      static_cast<size_t>(std::accumulate(recv_counts.begin(), recv_counts.end(), int64_t{0})));
   MW_CHECK_OK(comm.AllToAll(View(send, DataType::kFloat32), send_counts,
                             View(recv, DataType::kFloat32), recv_counts));
   size_t at = 0;
@@ -86,7 +88,8 @@ void Collectives(Communicator& comm) {
 
   // A size mistake is reported before any bytes move, identically on every rank.
   std::vector<float> wrong(3 * static_cast<size_t>(w) + 1);
-  const Status bad = comm.AllGather(View(mine, DataType::kFloat32), View(wrong, DataType::kFloat32));
+  const Status bad =
+      comm.AllGather(View(mine, DataType::kFloat32), View(wrong, DataType::kFloat32));
   MW_CHECK(bad.code() == Status::Code::kInvalidArgument, "%s", bad.ToString().c_str());
   MW_CHECK((w == 1 || comm.traffic().bytes_sent > 0) && comm.traffic().collectives == 7,
            "traffic counted: %lld bytes, %lld collectives",
@@ -106,21 +109,39 @@ void PeerDeath(Communicator& comm) {
   std::fprintf(stderr, "rank 0 saw: %s\n", st.ToString().c_str());
 }
 
+// Rank 1 stays alive but stops taking part: rank 0 must get DEADLINE_EXCEEDED, not a hang.
+void SilentPeer(Communicator& comm) {
+  MW_CHECK_OK(comm.Barrier());
+  if (comm.rank() == 1) {
+    std::this_thread::sleep_for(std::chrono::seconds(8));
+    _exit(0);
+  }
+  std::vector<float> data(16, 1.f);
+  const auto start = std::chrono::steady_clock::now();
+  const Status st = comm.AllReduce(View(data, DataType::kFloat32), ReduceOp::kSum);
+  MW_CHECK(st.code() == Status::Code::kDeadlineExceeded, "unexpected: %s", st.ToString().c_str());
+  MW_CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(7),
+           "the timeout was not honoured");
+  std::fprintf(stderr, "rank 0 saw: %s\n", st.ToString().c_str());
+}
+
 }  // namespace
 }  // namespace mw
 
 int main(int argc, char** argv) {
-  MW_CHECK(argc == 2, "usage: comm_rank collectives|peer_death");
+  MW_CHECK(argc == 2, "usage: comm_rank collectives|peer_death|silent_peer");
+  const std::string mode = argv[1];
   mw::GlooOptions options;
-  options.timeout = std::chrono::seconds(20);
+  options.timeout = mode == "silent_peer" ? std::chrono::seconds(2) : std::chrono::seconds(20);
   MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
-  const std::string mode = argv[1];
   if (mode == "collectives") {
     mw::Collectives(*comm);
   } else if (mode == "peer_death") {
     mw::PeerDeath(*comm);
+  } else if (mode == "silent_peer") {
+    mw::SilentPeer(*comm);
   } else {
     MW_CHECK(false, "unknown mode %s", argv[1]);
   }

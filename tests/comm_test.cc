@@ -17,16 +17,23 @@ using testing::RunRanks;
 class GlooCollectives : public ::testing::TestWithParam<int> {};
 
 TEST_P(GlooCollectives, EveryCollectiveMatchesLocalArithmetic) {
-  const auto exits = RunRanks(HelperPath("comm_rank"), {"collectives"}, GetParam(), {},
-                              std::chrono::seconds(60));
+  const auto exits =
+      RunRanks(HelperPath("comm_rank"), {"collectives"}, GetParam(), {}, std::chrono::seconds(60));
   EXPECT_TRUE(AllSucceeded(exits));
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldSizes, GlooCollectives, ::testing::Values(1, 2, 3, 4));
 
 TEST(GlooFailure, DeadPeerIsAnErrorNotAnAbort) {
-  const auto exits = RunRanks(HelperPath("comm_rank"), {"peer_death"}, 2, {},
-                              std::chrono::seconds(60));
+  const auto exits =
+      RunRanks(HelperPath("comm_rank"), {"peer_death"}, 2, {}, std::chrono::seconds(60));
+  ASSERT_EQ(exits.size(), 2u);
+  EXPECT_TRUE(exits[0].exited && exits[0].code == 0) << "rank 0 exit " << exits[0].code;
+}
+
+TEST(GlooFailure, SilentPeerIsADeadlineNotAHang) {
+  const auto exits =
+      RunRanks(HelperPath("comm_rank"), {"silent_peer"}, 2, {}, std::chrono::seconds(60));
   ASSERT_EQ(exits.size(), 2u);
   EXPECT_TRUE(exits[0].exited && exits[0].code == 0) << "rank 0 exit " << exits[0].code;
 }

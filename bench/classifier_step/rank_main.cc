@@ -6,8 +6,9 @@
 // Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <nlohmann/json.hpp>
 #include <sys/resource.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -40,26 +41,6 @@ struct Args {
 [[noreturn]] void Fail(const std::string& what) {
   std::fprintf(stderr, "classifier_step_rank: %s\n", what.c_str());
   std::exit(2);
-}
-
-Args Parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; i += 2) {
-    if (i + 1 >= argc) Fail(std::string("missing value for ") + argv[i]);
-    const std::string key = argv[i];
-    const char* v = argv[i + 1];
-    if (key == "--layout") a.layout = v;
-    else if (key == "--classes") a.classes = std::atoll(v);
-    else if (key == "--dim") a.dim = std::atoll(v);
-    else if (key == "--batch") a.batch = std::atoll(v);
-    else if (key == "--chunk") a.chunk = std::atoll(v);
-    else if (key == "--cache") a.cache = std::atoll(v);
-    else if (key == "--steps") a.steps = std::atoi(v);
-    else if (key == "--warmup") a.warmup = std::atoi(v);
-    else if (key == "--threads") a.threads = std::atoi(v);
-    else Fail("unknown flag " + key);
-  }
-  return a;
 }
 
 double Seconds(std::chrono::steady_clock::time_point since) {
@@ -115,9 +96,9 @@ Status Run(const Args& args) {
   config.logit_cache_bytes = args.cache;
   std::unique_ptr<Classifier> classifier;
   const bool sharded = args.layout == "sharded";
-  MW_RETURN_IF_ERROR(Classifier::Create(
-      sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated, config, comm.get(),
-      &classifier));
+  MW_RETURN_IF_ERROR(
+      Classifier::Create(sharded ? ClassifierLayout::kSharded : ClassifierLayout::kReplicated,
+                         config, comm.get(), &classifier));
   classifier->weights().normal_();
   const int64_t rows = classifier->row_end() - classifier->row_begin();
 
@@ -153,18 +134,24 @@ Status Run(const Args& args) {
   std::vector<double> figures{median, peak_rss, -mm_rate,
                               static_cast<double>(comm->traffic().bytes_sent) / args.steps,
                               setup_rss};
-  MW_RETURN_IF_ERROR(comm->AllReduce(BufferView{figures.data(), 5, DataType::kFloat64},
-                                     ReduceOp::kMax));
+  MW_RETURN_IF_ERROR(
+      comm->AllReduce(BufferView{figures.data(), 5, DataType::kFloat64}, ReduceOp::kMax));
   if (comm->rank() == 0) {
     const double step_time = figures[0];
-    const nlohmann::json line = {
-        {"impl", args.layout},        {"classes", args.classes},
-        {"world", world},             {"batch", args.batch},
-        {"chunk", args.chunk},        {"cache", args.cache},
-        {"step_s", step_time},        {"peak_rss_bytes", figures[1]},
-        {"setup_rss_bytes", figures[4]}, {"bytes_per_step", figures[3]},
-        {"gflops", flops / step_time / 1e9}, {"mm_gflops", -figures[2]},
-        {"blas", LoadedBlas()},       {"threads", at::get_num_threads()}};
+    const nlohmann::json line = {{"impl", args.layout},
+                                 {"classes", args.classes},
+                                 {"world", world},
+                                 {"batch", args.batch},
+                                 {"chunk", args.chunk},
+                                 {"cache", args.cache},
+                                 {"step_s", step_time},
+                                 {"peak_rss_bytes", figures[1]},
+                                 {"setup_rss_bytes", figures[4]},
+                                 {"bytes_per_step", figures[3]},
+                                 {"gflops", flops / step_time / 1e9},
+                                 {"mm_gflops", -figures[2]},
+                                 {"blas", LoadedBlas()},
+                                 {"threads", at::get_num_threads()}};
     std::printf("%s\n", line.dump().c_str());
     std::fflush(stdout);
   }
@@ -175,9 +162,21 @@ Status Run(const Args& args) {
 }  // namespace mw
 
 int main(int argc, char** argv) {
-  const mw::Args args = mw::Parse(argc, argv);
-  at::set_num_threads(args.threads);
-  const mw::Status status = mw::Run(args);
+  mw::Args a;
+  CLI::App app{"One rank of bench/classifier_step"};
+  app.add_option("--layout", a.layout, "sharded or replicated")
+      ->check(CLI::IsMember({"sharded", "replicated"}));
+  app.add_option("--classes", a.classes, "N");
+  app.add_option("--dim", a.dim, "d");
+  app.add_option("--batch", a.batch, "global batch B");
+  app.add_option("--chunk", a.chunk, "rows per logit chunk (0: whole shard)");
+  app.add_option("--cache", a.cache, "logit cache bytes (-1: all, 0: none)");
+  app.add_option("--steps", a.steps, "timed steps");
+  app.add_option("--warmup", a.warmup, "untimed steps first");
+  app.add_option("--threads", a.threads, "intra-op threads");
+  CLI11_PARSE(app, argc, argv);
+  at::set_num_threads(a.threads);
+  const mw::Status status = mw::Run(a);
   if (!status.ok()) mw::Fail(status.ToString());
   return 0;
 }

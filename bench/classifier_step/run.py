@@ -2,16 +2,18 @@
 """bench/classifier_step: the classifier step, side by side, on real processes over loopback.
 
 For each (N, W, global batch) it runs, one after the other on the same machine:
-  sharded        millionway's model-parallel classifier, whole-shard logits (chunk 0)
-  sharded/chunk  the same with chunked logits (--chunk rows), recomputed in backward
+  sharded        millionway's model-parallel classifier, logits in chunks of --chunk rows,
+                 every chunk's exponentials kept for backward (cache -1)
+  sharded/512M   the same with a 512 MiB logit cache; chunks beyond it are recomputed
+  sharded/0      the same with no cache: every chunk recomputed, O(B x chunk) memory
   replicated     millionway's data-parallel baseline: all N rows on every rank, N x d
-                 gradient all-reduce per step (the paper's DDP)
+                 gradient all-reduce per step (the paper's DDP), same kernels, cache -1
   pytorch        the same math in PyTorch, Partial-FC style (partial_fc_reference.py)
 and prints median step time, peak RSS per rank (max over ranks), bytes sent per step per
 rank, achieved GFLOP/s against at::mm's rate measured in the same run, and ratios.
 
   /usr/bin/python3 bench/classifier_step/run.py [--classes 100000,1000000] [--world 2,4]
-      [--batch 1024,128] [--chunk 8192] [--steps 3] [--build build] [--no-pytorch]
+      [--batch 1024,128] [--chunk 1024] [--steps 3] [--build build] [--no-pytorch]
 """
 import argparse
 import json
@@ -60,7 +62,7 @@ def main():
     ap.add_argument("--classes", default="100000,1000000")
     ap.add_argument("--world", default="2,4")
     ap.add_argument("--batch", default="1024,128")
-    ap.add_argument("--chunk", type=int, default=8192)
+    ap.add_argument("--chunk", type=int, default=1024)
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-pytorch", action="store_true")
@@ -77,10 +79,12 @@ def main():
                 threads = max(1, cores // w)
                 common = ["--classes", str(n), "--batch", str(b), "--steps", str(a.steps),
                           "--threads", str(threads)]
+                ours = [rank_bin, "--chunk", str(a.chunk)] + common
                 runs = {
-                    "sharded": [rank_bin, "--layout", "sharded", "--chunk", "0"] + common,
-                    "sharded/chunk": [rank_bin, "--layout", "sharded", "--chunk", str(a.chunk)] + common,
-                    "replicated": [rank_bin, "--layout", "replicated", "--chunk", "0"] + common,
+                    "sharded": ours + ["--layout", "sharded", "--cache", "-1"],
+                    "sharded/512M": ours + ["--layout", "sharded", "--cache", str(512 << 20)],
+                    "sharded/0": ours + ["--layout", "sharded", "--cache", "0"],
+                    "replicated": ours + ["--layout", "replicated", "--cache", "-1"],
                 }
                 if not a.no_pytorch:
                     runs["pytorch"] = ["/usr/bin/python3", ref] + common

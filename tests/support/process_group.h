@@ -16,8 +16,8 @@ namespace mw::testing {
 int FreeLoopbackPort();
 
 struct RankExit {
-  bool exited = false;   // false: killed by a signal (or by the deadline)
-  int code = -1;         // exit status when exited
+  bool exited = false;  // false: killed by a signal (or by the deadline)
+  int code = -1;        // exit status when exited
   bool timed_out = false;
 };
 

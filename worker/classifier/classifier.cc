@@ -74,10 +74,9 @@ Status ValidateStepInputs(const ClassifierConfig& config, const at::Tensor& feat
                                    " must equal dim = " + std::to_string(config.dim));
   }
   if (features.scalar_type() != ScalarTypeOf(config.precision)) {
-    return Status::InvalidArgument(std::string("features dtype = ") +
-                                   c10::toString(features.scalar_type()) +
-                                   " must match the classifier precision " +
-                                   c10::toString(ScalarTypeOf(config.precision)));
+    return Status::InvalidArgument(
+        std::string("features dtype = ") + c10::toString(features.scalar_type()) +
+        " must match the classifier precision " + c10::toString(ScalarTypeOf(config.precision)));
   }
   const int64_t batch = features.size(0);
   if (!ids.defined() || ids.dim() != 1 || ids.size(0) != batch || ids.scalar_type() != at::kLong) {
@@ -89,17 +88,16 @@ Status ValidateStepInputs(const ClassifierConfig& config, const at::Tensor& feat
   if (!neighbors.defined() || neighbors.dim() != 2 || neighbors.size(0) != batch ||
       neighbors.size(1) != config.top_k || neighbors.scalar_type() != at::kLong) {
     return Status::InvalidArgument("neighbors must be an int64 tensor of shape [" +
-                                   std::to_string(batch) + ", top_k = " +
-                                   std::to_string(config.top_k) + "]");
+                                   std::to_string(batch) +
+                                   ", top_k = " + std::to_string(config.top_k) + "]");
   }
   MW_RETURN_IF_ERROR(CheckIndexRange("neighbors", neighbors, config.num_classes));
   at::Tensor self = neighbors.eq(ids.unsqueeze(1)).nonzero();
   if (self.numel() > 0) {
     const int64_t i = self[0][0].item<int64_t>();
     return Status::InvalidArgument("neighbors[" + std::to_string(i) + "][" +
-                                   std::to_string(self[0][1].item<int64_t>()) +
-                                   "] = ids[" + std::to_string(i) +
-                                   "]: a sample cannot be its own neighbour");
+                                   std::to_string(self[0][1].item<int64_t>()) + "] = ids[" +
+                                   std::to_string(i) + "]: a sample cannot be its own neighbour");
   }
   return Status::Ok();
 }

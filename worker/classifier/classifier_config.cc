@@ -27,7 +27,8 @@ Status ClassifierConfig::Validate(int world_size) const {
   if (!(temperature > 0) || !std::isfinite(temperature)) {
     return Invalid("temperature", temperature, "must be a finite value > 0");
   }
-  if (!(smoothing >= 0 && smoothing < 1)) return Invalid("smoothing", smoothing, "must be in [0, 1)");
+  if (!(smoothing >= 0 && smoothing < 1))
+    return Invalid("smoothing", smoothing, "must be in [0, 1)");
   if (top_k < 0) return Invalid("top_k", top_k, "must be >= 0");
   if (top_k >= num_classes) {
     return Invalid("top_k", top_k, "must be < num_classes = " + std::to_string(num_classes));

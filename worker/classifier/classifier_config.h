@@ -12,11 +12,11 @@ namespace mw {
 enum class Precision { kFloat32, kFloat64 };
 
 struct ClassifierConfig {
-  int64_t num_classes = 0;   // N: one class per training instance
-  int64_t dim = 128;         // d: embedding width
-  double temperature = 0.15; // tau
-  int64_t top_k = 100;       // k: hardest classes that share the smoothed label mass
-  double smoothing = 0.2;    // alpha: mass spread over the top-k; 0 = plain instance loss
+  int64_t num_classes = 0;    // N: one class per training instance
+  int64_t dim = 128;          // d: embedding width
+  double temperature = 0.15;  // tau
+  int64_t top_k = 100;        // k: hardest classes that share the smoothed label mass
+  double smoothing = 0.2;     // alpha: mass spread over the top-k; 0 = plain instance loss
   double momentum = 0.9;
   double weight_decay = 1e-4;
   // Classes per block of logits (0: the whole shard in one block). Small blocks keep the

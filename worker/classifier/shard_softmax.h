@@ -54,9 +54,9 @@ class ShardSoftmax {
   double temperature_;
   int64_t chunk_rows_;
   int64_t cache_bytes_;
-  at::Tensor workspace_;   // flat, reused across steps
-  at::Tensor cache_;       // flat: cached_chunks_ blocks of B x chunk exponentials
-  at::Tensor cache_max_;   // [cached_chunks_, B]: the running max each cached block used
+  at::Tensor workspace_;  // flat, reused across steps
+  at::Tensor cache_;      // flat: cached_chunks_ blocks of B x chunk exponentials
+  at::Tensor cache_max_;  // [cached_chunks_, B]: the running max each cached block used
   int64_t cached_chunks_ = 0;
 };
 

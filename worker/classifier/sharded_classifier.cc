@@ -23,8 +23,7 @@ Status ShardedClassifier::Step(const at::Tensor& features, const at::Tensor& ids
   at::Tensor local_labels = LabelColumns(config_, ids, neighbors);
   at::Tensor labels = at::empty({batch, local_labels.size(1)}, local_labels.options());
   MW_RETURN_IF_ERROR(comm_->AllGather(ViewOf(local_labels), ViewOf(labels)));
-  SmoothedTargets targets(labels, row_begin_, row_end_, config_.smoothing,
-                          features.scalar_type());
+  SmoothedTargets targets(labels, row_begin_, row_end_, config_.smoothing, features.scalar_type());
 
   // 3-5. This shard's logits, then the global max, sum and target logits.
   ShardSoftmaxStats stats = softmax_->Forward(x);
@@ -47,13 +46,12 @@ Status ShardedClassifier::Step(const at::Tensor& features, const at::Tensor& ids
 
   // 6, 8. The shard's gradient, applied block by block as it is produced.
   result->weight_grad = keep_weight_grad_ ? at::empty_like(weights_) : at::Tensor();
-  softmax_->Backward(x, global_max, global_sum, grad_scale, targets,
-                     [&](int64_t begin, const at::Tensor& grad) {
-                       const int64_t n = grad.size(0);
-                       if (keep_weight_grad_) result->weight_grad.narrow(0, begin, n).copy_(grad);
-                       sgd_.Update(weights_.narrow(0, begin, n), momentum_.narrow(0, begin, n),
-                                   grad, lr);
-                     });
+  softmax_->Backward(
+      x, global_max, global_sum, grad_scale, targets, [&](int64_t begin, const at::Tensor& grad) {
+        const int64_t n = grad.size(0);
+        if (keep_weight_grad_) result->weight_grad.narrow(0, begin, n).copy_(grad);
+        sgd_.Update(weights_.narrow(0, begin, n), momentum_.narrow(0, begin, n), grad, lr);
+      });
   return Status::Ok();
 }
 

@@ -24,7 +24,8 @@ SmoothedTargets::SmoothedTargets(const at::Tensor& labels, int64_t row_begin, in
   at::Tensor sample_of = at::arange(batch, labels.options()).unsqueeze(1).expand({batch, columns});
   at::Tensor rows = flat_rows.masked_select(keep) - row_begin;
   at::Tensor samples = sample_of.reshape(-1).masked_select(keep);
-  at::Tensor values = column_value.unsqueeze(0).expand({batch, columns}).reshape(-1).masked_select(keep);
+  at::Tensor values =
+      column_value.unsqueeze(0).expand({batch, columns}).reshape(-1).masked_select(keep);
 
   at::Tensor order = std::get<1>(rows.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
   rows_ = rows.index_select(0, order).contiguous();

@@ -70,8 +70,8 @@ class Communicator {
   // INVALID_ARGUMENT naming the sizes rather than a hang or a transport error.
   Status CheckAllGather(BufferView input, BufferView output) const;
   Status CheckReduceScatter(BufferView input, BufferView output) const;
-  Status CheckAllToAll(BufferView input, const std::vector<int64_t>& send_counts,
-                       BufferView output, const std::vector<int64_t>& recv_counts) const;
+  Status CheckAllToAll(BufferView input, const std::vector<int64_t>& send_counts, BufferView output,
+                       const std::vector<int64_t>& recv_counts) const;
 
   void CountAllReduce(BufferView buffer);
   void CountAllGather(BufferView input);

@@ -148,9 +148,8 @@ Status GlooCommunicator::ReduceScatter(BufferView input, BufferView output) {
   at::Tensor received = at::empty_like(in);
   std::vector<int64_t> splits(static_cast<size_t>(w), output.count);
   CountReduceScatter(input);
-  MW_RETURN_IF_ERROR(impl_->Run("reduce-scatter", [&] {
-    return impl_->group->alltoall_base(received, in, splits, splits);
-  }));
+  MW_RETURN_IF_ERROR(impl_->Run(
+      "reduce-scatter", [&] { return impl_->group->alltoall_base(received, in, splits, splits); }));
   at::Tensor summed = Wrap(output).view({1, output.count});
   at::sum_out(summed, received.view({w, output.count}), {0}, /*keepdim=*/true);
   return Status::Ok();

@@ -123,9 +123,9 @@ Status NcclCommunicator::Create(const NcclOptions& options, std::unique_ptr<Comm
   MW_RETURN_IF_ERROR(FromCuda("cudaMalloc", cudaMalloc(&impl->barrier_word, sizeof(float))));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
-  MW_RETURN_IF_ERROR(FromNccl("ncclCommInitRankConfig",
-                              ncclCommInitRankConfig(&impl->comm, options.world_size, id,
-                                                     options.rank, &config)));
+  MW_RETURN_IF_ERROR(
+      FromNccl("ncclCommInitRankConfig",
+               ncclCommInitRankConfig(&impl->comm, options.world_size, id, options.rank, &config)));
   MW_RETURN_IF_ERROR(impl->Await("ncclCommInitRankConfig", /*wait_stream=*/false));
   out->reset(new NcclCommunicator(std::move(impl)));
   return Status::Ok();
@@ -153,10 +153,9 @@ Status NcclCommunicator::AllGather(BufferView input, BufferView output) {
 Status NcclCommunicator::ReduceScatter(BufferView input, BufferView output) {
   MW_RETURN_IF_ERROR(CheckReduceScatter(input, output));
   CountReduceScatter(input);
-  return impl_->Launch(
-      "ncclReduceScatter",
-      ncclReduceScatter(input.data, output.data, static_cast<size_t>(output.count),
-                        ToNccl(input.type), ncclSum, impl_->comm, impl_->stream));
+  return impl_->Launch("ncclReduceScatter",
+                       ncclReduceScatter(input.data, output.data, static_cast<size_t>(output.count),
+                                         ToNccl(input.type), ncclSum, impl_->comm, impl_->stream));
 }
 
 Status NcclCommunicator::Broadcast(BufferView buffer, int root) {
@@ -179,11 +178,11 @@ Status NcclCommunicator::AllToAll(BufferView input, const std::vector<int64_t>& 
   ncclResult_t res = ncclGroupStart();
   for (int peer = 0; peer < world_size() && res == ncclSuccess; ++peer) {
     const auto p = static_cast<size_t>(peer);
-    res = ncclSend(send, static_cast<size_t>(send_counts[p]), ToNccl(input.type), peer,
-                   impl_->comm, impl_->stream);
+    res = ncclSend(send, static_cast<size_t>(send_counts[p]), ToNccl(input.type), peer, impl_->comm,
+                   impl_->stream);
     if (res != ncclSuccess) break;
-    res = ncclRecv(recv, static_cast<size_t>(recv_counts[p]), ToNccl(input.type), peer,
-                   impl_->comm, impl_->stream);
+    res = ncclRecv(recv, static_cast<size_t>(recv_counts[p]), ToNccl(input.type), peer, impl_->comm,
+                   impl_->stream);
     send += static_cast<size_t>(send_counts[p]) * element;
     recv += static_cast<size_t>(recv_counts[p]) * element;
   }
