@@ -4,14 +4,8 @@
 #include <cmath>
 
 // Compiled with -ffast-math (see CMakeLists.txt) so that glibc declares its vector exp
-// (libmvec) and the loops below vectorise; target_clones adds an AVX2 copy picked at load
-// time, while the default copy keeps the binary runnable on any x86-64.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define MW_CPU_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define MW_CPU_CLONES
-#endif
+// (libmvec) and the loops below vectorise.
+#include "worker/classifier/cpu_dispatch.h"
 
 namespace mw {
 
@@ -21,7 +15,7 @@ template <typename T>
 MW_CPU_CLONES T RowMax(const T* row, int64_t cols, T init) {
   T max = init;
 #pragma omp simd reduction(max : max)
-  for (int64_t j = 0; j < cols; ++j) max = std::max(max, row[j]);
+  for (int64_t j = 0; j < cols; ++j) max = row[j] > max ? row[j] : max;
   return max;
 }
 

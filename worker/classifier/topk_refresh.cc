@@ -14,8 +14,14 @@ namespace mw {
 namespace {
 
 struct Shard {
-  at::Tensor unit;   // [rows, d] float32, unit rows
-  int64_t first_id;  // global id of row 0
+  at::Tensor unit;       // [rows, d] float32, unit rows
+  int64_t first_id;      // global id of row 0
+  int64_t heap_row = 0;  // the row of its TopKRows that row 0 feeds
+
+  // Rows [begin, begin + n) as a shard of their own.
+  Shard Rows(int64_t begin, int64_t n) const {
+    return {unit.narrow(0, begin, n), first_id + begin, heap_row + begin};
+  }
 };
 
 // Multiplies a by b block by block. Every product offers a's rows their candidates from b;
@@ -39,30 +45,45 @@ void ScoreShards(const Shard& a, TopKRows& a_heaps, const Shard& b, TopKRows* b_
       const float* s = scores.data_ptr<float>();
       const bool symmetric = b_heaps != nullptr && !(self && j0 == i0);
       if (symmetric) {
-        for (int64_t j = 0; j < nj; ++j) column_floor[j] = b_heaps->WorstScore(j0 + j);
+        for (int64_t j = 0; j < nj; ++j) column_floor[j] = b_heaps->WorstScore(b.heap_row + j0 + j);
       }
       for (int64_t i = 0; i < ni; ++i) {
         const float* row = s + i * nj;
         const int64_t a_id = a.first_id + i0 + i;
-        a_heaps.OfferRow(i0 + i, row, nj, b.first_id + j0, a_id);
-        if (!symmetric) continue;
-        for (int64_t j = 0; j < nj; ++j) {
-          if (row[j] < column_floor[j]) continue;
-          b_heaps->Offer(j0 + j, row[j], a_id);
-          column_floor[j] = b_heaps->WorstScore(j0 + j);
+        a_heaps.OfferRow(a.heap_row + i0 + i, row, nj, b.first_id + j0, a_id);
+        if (symmetric) {
+          b_heaps->OfferAcrossRows(b.heap_row + j0, row, nj, a_id, column_floor.data());
         }
       }
     }
   }
 }
 
-// Whether rank `giver` multiplies its shard by `taker`'s (and so sends `taker` candidates):
-// for ring distance 1..W/2, except that at distance exactly W/2 (W even) only the lower
-// half of the ranks does, so each pair of shards is multiplied once.
+// Whether rank `giver` multiplies (part of) its shard by `taker`'s, and so sends `taker`
+// candidates: at ring distance 1..W/2.
 bool Gives(int giver, int taker, int world) {
   const int distance = (taker - giver + world) % world;
-  if (distance == 0 || distance > world / 2) return false;
-  return !(world % 2 == 0 && distance == world / 2 && giver >= world / 2);
+  return distance >= 1 && distance <= world / 2;
+}
+
+// At distance exactly W/2 (W even) both ranks of a pair visit each other. The product is
+// split so each does half and every entry is computed once: the lower rank takes the top
+// half of its rows against all of the visitor's, the upper rank all of its rows against the
+// bottom half of the visitor's (the lower rank's) rows.
+void ScoreVisit(const Shard& mine, TopKRows& heaps, const Shard& visitor, TopKRows& gifts, int rank,
+                int distance, int world, const TopKRefreshOptions& options) {
+  if (world % 2 != 0 || distance != world / 2) {
+    ScoreShards(mine, heaps, visitor, &gifts, /*self=*/false, options);
+    return;
+  }
+  if (rank < world / 2) {
+    const int64_t top = mine.unit.size(0) / 2;
+    if (top > 0) ScoreShards(mine.Rows(0, top), heaps, visitor, &gifts, false, options);
+  } else {
+    const int64_t top = visitor.unit.size(0) / 2;
+    const int64_t bottom = visitor.unit.size(0) - top;
+    ScoreShards(mine, heaps, visitor.Rows(top, bottom), &gifts, false, options);
+  }
 }
 
 }  // namespace
@@ -120,8 +141,8 @@ Status RefreshTopK(Communicator& comm, const at::Tensor& shard, int64_t num_rows
     TopKRows gifts(gift_scores[v].data_ptr<float>(), gift_ids[v].data_ptr<int64_t>(), held.size(0),
                    k);
     gifts.Reset();
-    ScoreShards(mine, heaps, Shard{held, partition.begin(visiting)}, &gifts, /*self=*/false,
-                options);
+    ScoreVisit(mine, heaps, Shard{held, partition.begin(visiting)}, gifts, rank, step, world,
+               options);
   }
 
   // Hand each owner the candidates collected for its rows, and merge those received.

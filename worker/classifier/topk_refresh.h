@@ -4,9 +4,10 @@
 //
 // Shards travel around a ring; each rank multiplies its rows by the visiting shard in
 // blocks and keeps a running top-k per row (TopKRows). Similarity is symmetric, so each
-// pair of shards is multiplied once, by one of its two ranks, which also collects the
-// column-wise candidates for the other's rows and sends them over at the end: half the
-// products of a naive ring. Ties go to the smaller row id, as a brute-force sort would.
+// entry of W W^T is computed once, by one of the two ranks that own its row and column,
+// which also collects the column-wise candidates for the other's rows and sends them over
+// at the end: half the products of a naive ring, spread evenly over the ranks. Ties go to
+// the smaller row id, as a brute-force sort would.
 #pragma once
 
 #include <ATen/core/Tensor.h>

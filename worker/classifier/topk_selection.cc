@@ -5,6 +5,8 @@
 #include <numeric>
 #include <vector>
 
+#include "worker/classifier/cpu_dispatch.h"
+
 namespace mw {
 
 namespace {
@@ -12,6 +14,29 @@ namespace {
 // Heap order: the root is the worst entry kept.
 inline bool Worse(float a_score, int64_t a_id, float b_score, int64_t b_id) {
   return a_score < b_score || (a_score == b_score && a_id > b_id);
+}
+
+// Candidates arrive in spans; a span is looked at element by element only if one of its
+// scores can enter, which a vectorised max decides. After the first few blocks nearly every
+// span is skipped.
+constexpr int64_t kSpan = 64;
+
+// Written with ?: rather than std::max, whose reference arguments stop GCC 12 vectorising.
+inline float SpanMax(const float* scores, int64_t n) {
+  float max = scores[0];
+#pragma omp simd reduction(max : max)
+  for (int64_t j = 0; j < n; ++j) max = scores[j] > max ? scores[j] : max;
+  return max;
+}
+
+inline float SpanMaxMargin(const float* scores, const float* floors, int64_t n) {
+  float max = scores[0] - floors[0];
+#pragma omp simd reduction(max : max)
+  for (int64_t j = 0; j < n; ++j) {
+    const float margin = scores[j] - floors[j];
+    max = margin > max ? margin : max;
+  }
+  return max;
 }
 
 }  // namespace
@@ -44,16 +69,31 @@ void TopKRows::Offer(int64_t row, float score, int64_t id) {
   if (Worse(s[0], ids[0], score, id)) Replace(s, ids, score, id);
 }
 
-void TopKRows::OfferRow(int64_t row, const float* scores, int64_t n, int64_t first_id,
-                        int64_t skip) {
+MW_CPU_CLONES void TopKRows::OfferRow(int64_t row, const float* scores, int64_t n, int64_t first_id,
+                                      int64_t skip) {
   float* s = scores_ + row * k_;
   int64_t* ids = ids_ + row * k_;
-  for (int64_t j = 0; j < n; ++j) {
-    // Most candidates lose to the root: one comparison each, rarely a sift.
-    if (scores[j] < s[0]) continue;
-    const int64_t id = first_id + j;
-    if (id == skip || !Worse(s[0], ids[0], scores[j], id)) continue;
-    Replace(s, ids, scores[j], id);
+  for (int64_t j0 = 0; j0 < n; j0 += kSpan) {
+    const int64_t end = std::min(n, j0 + kSpan);
+    if (SpanMax(scores + j0, end - j0) < s[0]) continue;
+    for (int64_t j = j0; j < end; ++j) {
+      const int64_t id = first_id + j;
+      if (scores[j] < s[0] || id == skip || !Worse(s[0], ids[0], scores[j], id)) continue;
+      Replace(s, ids, scores[j], id);
+    }
+  }
+}
+
+MW_CPU_CLONES void TopKRows::OfferAcrossRows(int64_t first_row, const float* scores, int64_t n,
+                                             int64_t id, float* floors) {
+  for (int64_t j0 = 0; j0 < n; j0 += kSpan) {
+    const int64_t end = std::min(n, j0 + kSpan);
+    if (SpanMaxMargin(scores + j0, floors + j0, end - j0) < 0) continue;
+    for (int64_t j = j0; j < end; ++j) {
+      if (scores[j] < floors[j]) continue;
+      Offer(first_row + j, scores[j], id);
+      floors[j] = WorstScore(first_row + j);
+    }
   }
 }
 

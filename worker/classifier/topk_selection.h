@@ -23,6 +23,12 @@ class TopKRows {
   // id `skip` (the row's own id; pass -1 for none).
   void OfferRow(int64_t row, const float* scores, int64_t n, int64_t first_id, int64_t skip);
 
+  // Offers row first_row + j the candidate (scores[j], id) for j in [0, n): one candidate
+  // to each of n rows, as a column of a score block offers its entries. floors[j] must hold
+  // WorstScore(first_row + j) and is kept up to date.
+  void OfferAcrossRows(int64_t first_row, const float* scores, int64_t n, int64_t id,
+                       float* floors);
+
   // Offers row `row` one candidate.
   void Offer(int64_t row, float score, int64_t id);
 
