@@ -3,36 +3,9 @@
 #include <numeric>
 #include <string>
 
+#include "common/split_mix.h"
+
 namespace mw {
-
-namespace {
-
-// SplitMix64: a fully specified generator, so every build and every rank draws the same
-// permutation (std::shuffle's draws are left to the standard library).
-class SplitMix64 {
- public:
-  explicit SplitMix64(uint64_t seed) : state_(seed) {}
-  uint64_t Next() {
-    uint64_t z = (state_ += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, bound), without modulo bias (rejection of the short last interval).
-  uint64_t Below(uint64_t bound) {
-    const uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t x;
-    do {
-      x = Next();
-    } while (x >= limit);
-    return x % bound;
-  }
-
- private:
-  uint64_t state_;
-};
-
-}  // namespace
 
 Status DistributedSampler::Create(int64_t num_instances, int world_size, int64_t local_batch,
                                   uint64_t seed, DistributedSampler* out) {
@@ -60,7 +33,7 @@ const std::vector<int64_t>& DistributedSampler::Permutation(int64_t epoch) const
   std::vector<int64_t>& perm = cached_permutation_;
   perm.resize(static_cast<size_t>(num_instances_));
   std::iota(perm.begin(), perm.end(), 0);
-  SplitMix64 rng(seed_ ^ (0xD1B54A32D192ED03ULL * static_cast<uint64_t>(epoch + 1)));
+  SplitMix64 rng(MixSeed(seed_, static_cast<uint64_t>(epoch) + 1));
   for (int64_t i = num_instances_ - 1; i > 0; --i) {
     std::swap(perm[static_cast<size_t>(i)], perm[rng.Below(static_cast<uint64_t>(i) + 1)]);
   }

@@ -1,0 +1,161 @@
+#include "worker/data/augmentation.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <opencv2/imgproc.hpp>
+#include <sstream>
+
+namespace mw {
+
+namespace {
+
+// torchvision's RandomResizedCrop: up to 10 tries at an area fraction and a log-uniform
+// aspect ratio that fit, else the largest centred crop within the ratio bounds.
+cv::Rect SampleCrop(const cv::Size& size, const AugmentationSpec& spec, SplitMix64& rng) {
+  const double area = static_cast<double>(size.area());
+  const double log_lo = std::log(spec.crop_ratio_min);
+  const double log_hi = std::log(spec.crop_ratio_max);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target = area * rng.Uniform(spec.crop_scale_min, spec.crop_scale_max);
+    const double ratio = std::exp(rng.Uniform(log_lo, log_hi));
+    const int w = static_cast<int>(std::lround(std::sqrt(target * ratio)));
+    const int h = static_cast<int>(std::lround(std::sqrt(target / ratio)));
+    if (w > 0 && h > 0 && w <= size.width && h <= size.height) {
+      const int x = static_cast<int>(rng.Below(static_cast<uint64_t>(size.width - w + 1)));
+      const int y = static_cast<int>(rng.Below(static_cast<uint64_t>(size.height - h + 1)));
+      return {x, y, w, h};
+    }
+  }
+  const double in_ratio = static_cast<double>(size.width) / size.height;
+  int w = size.width;
+  int h = size.height;
+  if (in_ratio < spec.crop_ratio_min) {
+    h = static_cast<int>(std::lround(w / spec.crop_ratio_min));
+  } else if (in_ratio > spec.crop_ratio_max) {
+    w = static_cast<int>(std::lround(h * spec.crop_ratio_max));
+  }
+  return {(size.width - w) / 2, (size.height - h) / 2, w, h};
+}
+
+// Blends img towards `other` (a scalar or an image): img * f + other * (1 - f), clamped.
+void Blend(cv::Mat& img, const cv::Mat& other, double factor) {
+  cv::addWeighted(img, factor, other, 1.0 - factor, 0.0, img);
+  cv::min(cv::max(img, 0.0), 1.0, img);
+}
+
+cv::Mat GreyOf(const cv::Mat& img) {
+  if (img.channels() == 1) return img.clone();
+  cv::Mat grey, grey3;
+  cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
+  cv::cvtColor(grey, grey3, cv::COLOR_GRAY2RGB);
+  return grey3;
+}
+
+void Jitter(cv::Mat& img, const AugmentationSpec& spec, SplitMix64& rng) {
+  std::array<int, 4> order{0, 1, 2, 3};
+  for (int i = 3; i > 0; --i) std::swap(order[i], order[rng.Below(static_cast<uint64_t>(i) + 1)]);
+  for (int op : order) {
+    if (op == 0 && spec.brightness > 0) {
+      Blend(img, cv::Mat::zeros(img.size(), img.type()),
+            rng.Uniform(1 - spec.brightness, 1 + spec.brightness));
+    } else if (op == 1 && spec.contrast > 0) {
+      const double factor = rng.Uniform(1 - spec.contrast, 1 + spec.contrast);
+      const cv::Scalar mean = cv::mean(GreyOf(img));
+      Blend(img, cv::Mat(img.size(), img.type(), cv::Scalar::all(mean[0])), factor);
+    } else if (op == 2 && spec.saturation > 0 && img.channels() == 3) {
+      Blend(img, GreyOf(img), rng.Uniform(1 - spec.saturation, 1 + spec.saturation));
+    } else if (op == 3 && spec.hue > 0 && img.channels() == 3) {
+      cv::Mat hsv;
+      cv::cvtColor(img, hsv, cv::COLOR_RGB2HSV);  // float input: H in [0, 360)
+      const double shift = 360.0 * rng.Uniform(-spec.hue, spec.hue);
+      std::vector<cv::Mat> planes;
+      cv::split(hsv, planes);
+      planes[0] += shift;
+      planes[0].forEach<float>([](float& h, const int*) { h = std::fmod(h + 360.f, 360.f); });
+      cv::merge(planes, hsv);
+      cv::cvtColor(hsv, img, cv::COLOR_HSV2RGB);
+    }
+  }
+}
+
+template <typename T>
+Status Check(bool ok, const char* field, T value, const char* rule) {
+  if (ok) return Status::Ok();
+  std::ostringstream msg;
+  msg << field << " = " << value << " " << rule;
+  return Status::InvalidArgument(msg.str());
+}
+
+}  // namespace
+
+AugmentationSpec AugmentationSpec::ImageNet() { return AugmentationSpec{}; }
+
+AugmentationSpec AugmentationSpec::FashionMnist() {
+  AugmentationSpec spec;
+  spec.output_size = 28;
+  spec.saturation = 0;
+  spec.hue = 0;
+  spec.grayscale_probability = 0;
+  spec.blur_sigma_min = 0.1 * 28.0 / 224.0;
+  spec.blur_sigma_max = 2.0 * 28.0 / 224.0 * 4;  // a 3-pixel kernel needs sigma ~1 to show
+  spec.mean = {0.2860f};
+  spec.std = {0.3530f};
+  return spec;
+}
+
+Status AugmentationSpec::Validate() const {
+  MW_RETURN_IF_ERROR(Check(output_size >= 1, "output_size", output_size, "must be >= 1"));
+  MW_RETURN_IF_ERROR(Check(crop_scale_min > 0 && crop_scale_min <= crop_scale_max, "crop_scale_min",
+                           crop_scale_min, "must be in (0, crop_scale_max]"));
+  MW_RETURN_IF_ERROR(Check(crop_scale_max <= 1, "crop_scale_max", crop_scale_max, "must be <= 1"));
+  MW_RETURN_IF_ERROR(Check(crop_ratio_min > 0 && crop_ratio_min <= crop_ratio_max, "crop_ratio_min",
+                           crop_ratio_min, "must be in (0, crop_ratio_max]"));
+  for (auto [name, p] : {std::pair<const char*, double>{"flip_probability", flip_probability},
+                         {"jitter_probability", jitter_probability},
+                         {"grayscale_probability", grayscale_probability},
+                         {"blur_probability", blur_probability}}) {
+    MW_RETURN_IF_ERROR(Check(p >= 0 && p <= 1, name, p, "must be in [0, 1]"));
+  }
+  MW_RETURN_IF_ERROR(
+      Check(brightness >= 0 && brightness < 1, "brightness", brightness, "must be in [0, 1)"));
+  MW_RETURN_IF_ERROR(
+      Check(contrast >= 0 && contrast < 1, "contrast", contrast, "must be in [0, 1)"));
+  MW_RETURN_IF_ERROR(
+      Check(saturation >= 0 && saturation < 1, "saturation", saturation, "must be in [0, 1)"));
+  MW_RETURN_IF_ERROR(Check(hue >= 0 && hue <= 0.5, "hue", hue, "must be in [0, 0.5]"));
+  MW_RETURN_IF_ERROR(Check(blur_sigma_min > 0 && blur_sigma_min <= blur_sigma_max, "blur_sigma_min",
+                           blur_sigma_min, "must be in (0, blur_sigma_max]"));
+  MW_RETURN_IF_ERROR(Check(!mean.empty() && mean.size() == std.size(), "mean size", mean.size(),
+                           "must equal std size (one per channel)"));
+  for (float s : std) MW_RETURN_IF_ERROR(Check(s > 0, "std", s, "must be > 0"));
+  return Status::Ok();
+}
+
+void Augmenter::View(const cv::Mat& image, SplitMix64& rng, float* out) const {
+  const int size = static_cast<int>(spec_.output_size);
+  cv::Mat img;
+  cv::resize(image(SampleCrop(image.size(), spec_, rng)), img, cv::Size(size, size), 0, 0,
+             cv::INTER_LINEAR);
+  img.convertTo(img, CV_32F, 1.0 / 255.0);
+  if (rng.Bernoulli(spec_.flip_probability)) cv::flip(img, img, 1);
+  if (rng.Bernoulli(spec_.jitter_probability)) Jitter(img, spec_, rng);
+  if (rng.Bernoulli(spec_.grayscale_probability)) img = GreyOf(img);
+  if (rng.Bernoulli(spec_.blur_probability)) {
+    const double sigma = rng.Uniform(spec_.blur_sigma_min, spec_.blur_sigma_max);
+    // torchvision's kernel: about a tenth of the image side, odd.
+    const int kernel = std::max(3, (size / 10) | 1);
+    cv::GaussianBlur(img, img, cv::Size(kernel, kernel), sigma, sigma, cv::BORDER_REFLECT_101);
+  }
+  const int channels = img.channels();
+  std::vector<cv::Mat> planes;
+  cv::split(img, planes);
+  for (int c = 0; c < channels; ++c) {
+    const auto ci = static_cast<size_t>(c) % spec_.mean.size();
+    cv::Mat dst(size, size, CV_32F, out + static_cast<size_t>(c) * size * size);
+    planes[static_cast<size_t>(c)].convertTo(dst, CV_32F, 1.0 / spec_.std[ci],
+                                             -spec_.mean[ci] / spec_.std[ci]);
+  }
+}
+
+}  // namespace mw
