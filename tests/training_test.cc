@@ -1,0 +1,17 @@
+// Training: two real processes learn on a 2,000-image Fashion-MNIST subset
+// (training_rank does the work).
+#include <gtest/gtest.h>
+
+#include "tests/support/process_group.h"
+
+namespace mw {
+namespace {
+
+TEST(Training, TwoRanksLowerTheLossAndBeatRandomInitKnn) {
+  const auto exits =
+      testing::RunRanks(testing::HelperPath("training_rank"), {}, 2, {}, std::chrono::seconds(900));
+  EXPECT_TRUE(testing::AllSucceeded(exits));
+}
+
+}  // namespace
+}  // namespace mw
