@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/support/exit_status.h"
 #include "worker/classifier/classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
@@ -37,11 +38,6 @@ struct Args {
   int warmup = 1;
   int threads = 1;
 };
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "classifier_step_rank: %s\n", what.c_str());
-  std::exit(2);
-}
 
 double Seconds(std::chrono::steady_clock::time_point since) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
@@ -176,7 +172,5 @@ int main(int argc, char** argv) {
   app.add_option("--threads", a.threads, "intra-op threads");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(a.threads);
-  const mw::Status status = mw::Run(a);
-  if (!status.ok()) mw::Fail(status.ToString());
-  return 0;
+  return mw::ExitStatus("classifier_step_rank", mw::Run(a));
 }

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <string>
 
+#include "bench/support/exit_status.h"
 #include "worker/classifier/topk_refresh.h"
 #include "worker/comm/gloo_communicator.h"
 
@@ -26,11 +27,6 @@ struct Args {
   int64_t num_rows = 0, dim = 128, k = 100;
   int threads = 1;
 };
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "topk_refresh_rank: %s\n", what.c_str());
-  std::exit(2);
-}
 
 Status Run(const Args& args) {
   GlooOptions options;
@@ -87,7 +83,5 @@ int main(int argc, char** argv) {
   app.add_option("--threads", a.threads, "intra-op threads");
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(a.threads);
-  const mw::Status status = mw::Run(a);
-  if (!status.ok()) mw::Fail(status.ToString());
-  return 0;
+  return mw::ExitStatus("topk_refresh_rank", mw::Run(a));
 }
