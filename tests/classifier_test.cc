@@ -3,7 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "tests/support/process_group.h"
+#include "common/process_group.h"
 #include "worker/classifier/classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
@@ -91,7 +91,7 @@ TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
 
 TEST(Classifier, CreateRejectsAnInvalidConfig) {
   GlooOptions options;
-  options.store_port = testing::FreeLoopbackPort();
+  options.store_port = FreeLoopbackPort();
   std::unique_ptr<Communicator> comm;
   ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
   ClassifierConfig c = SmallConfig();
@@ -115,10 +115,9 @@ class DenseEquivalence : public ::testing::TestWithParam<Layout> {};
 
 TEST_P(DenseEquivalence, LossGradientsAndTenStepsMatchFloat64Reference) {
   const Layout layout = GetParam();
-  const auto exits =
-      testing::RunRanks(testing::HelperPath("classifier_rank"), {}, layout.world_size,
-                        {{"MW_PRECISION", layout.precision}}, std::chrono::seconds(300));
-  EXPECT_TRUE(testing::AllSucceeded(exits));
+  const auto exits = RunRanks(HelperPath("classifier_rank"), {}, layout.world_size,
+                              {{"MW_PRECISION", layout.precision}}, std::chrono::seconds(300));
+  EXPECT_TRUE(AllSucceeded(exits));
 }
 
 INSTANTIATE_TEST_SUITE_P(WorldSizesAndPrecisions, DenseEquivalence,

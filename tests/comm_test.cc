@@ -1,7 +1,7 @@
 // The communicator between real processes on loopback.
 #include <gtest/gtest.h>
 
-#include "tests/support/process_group.h"
+#include "common/process_group.h"
 #include "worker/comm/communicator.h"
 #ifdef MW_WITH_NCCL
 #include "worker/comm/nccl_communicator.h"
@@ -9,10 +9,6 @@
 
 namespace mw {
 namespace {
-
-using testing::AllSucceeded;
-using testing::HelperPath;
-using testing::RunRanks;
 
 class GlooCollectives : public ::testing::TestWithParam<int> {};
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "tests/support/process_group.h"
+#include "common/process_group.h"
 
 namespace mw {
 namespace {
@@ -18,9 +18,9 @@ void PrintTo(const Run& run, std::ostream* os) { *os << run.mode << " W=" << run
 class TopKRefresh : public ::testing::TestWithParam<Run> {};
 
 TEST_P(TopKRefresh, MatchesBruteForce) {
-  const auto exits = testing::RunRanks(testing::HelperPath("topk_rank"), {GetParam().mode},
-                                       GetParam().world_size, {}, std::chrono::seconds(120));
-  EXPECT_TRUE(testing::AllSucceeded(exits));
+  const auto exits = RunRanks(HelperPath("topk_rank"), {GetParam().mode}, GetParam().world_size, {},
+                              std::chrono::seconds(120));
+  EXPECT_TRUE(AllSucceeded(exits));
 }
 
 INSTANTIATE_TEST_SUITE_P(ModesAndWorldSizes, TopKRefresh,

@@ -16,14 +16,6 @@
 namespace mw {
 namespace {
 
-GreyImages FirstImages(const GreyImages& all, int64_t count) {
-  GreyImages out = all;
-  out.count = count;
-  out.pixels.resize(static_cast<size_t>(count * all.height * all.width));
-  out.labels.resize(static_cast<size_t>(count));
-  return out;
-}
-
 at::Tensor Labels(const GreyImages& images) {
   return at::tensor(images.labels, at::TensorOptions().dtype(at::kLong));
 }
@@ -41,8 +33,8 @@ int main() {
   mw::GreyImages train_all, test_all;
   MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTrain, &train_all));
   MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTest, &test_all));
-  const mw::GreyImages train = mw::FirstImages(train_all, 2000);
-  const mw::GreyImages test = mw::FirstImages(test_all, 1000);
+  const mw::GreyImages train = mw::FirstImages(std::move(train_all), 2000);
+  const mw::GreyImages test = mw::FirstImages(std::move(test_all), 1000);
 
   mw::TrainerConfig config;
   config.classifier.top_k = 10;

@@ -2,15 +2,14 @@
 // (training_rank does the work).
 #include <gtest/gtest.h>
 
-#include "tests/support/process_group.h"
+#include "common/process_group.h"
 
 namespace mw {
 namespace {
 
 TEST(Training, TwoRanksLowerTheLossAndBeatRandomInitKnn) {
-  const auto exits =
-      testing::RunRanks(testing::HelperPath("training_rank"), {}, 2, {}, std::chrono::seconds(900));
-  EXPECT_TRUE(testing::AllSucceeded(exits));
+  const auto exits = RunRanks(HelperPath("training_rank"), {}, 2, {}, std::chrono::seconds(900));
+  EXPECT_TRUE(AllSucceeded(exits));
 }
 
 }  // namespace

@@ -4,6 +4,14 @@
 
 namespace mw {
 
+GreyImages FirstImages(GreyImages all, int64_t count) {
+  if (count <= 0 || count >= all.count) return all;
+  all.count = count;
+  all.pixels.resize(static_cast<size_t>(count * all.height * all.width));
+  all.labels.resize(static_cast<size_t>(count));
+  return all;
+}
+
 Status LoadFashionMnist(const std::string& dir, Split split, GreyImages* out) {
   const std::string prefix = dir + (split == Split::kTrain ? "/train" : "/t10k");
   const std::string image_path = prefix + "-images-idx3-ubyte.gz";

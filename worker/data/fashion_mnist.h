@@ -22,6 +22,9 @@ struct GreyImages {
 
 enum class Split { kTrain, kTest };
 
+// The first `count` images (all of them when count <= 0 or count >= all.count).
+GreyImages FirstImages(GreyImages all, int64_t count);
+
 // Reads `split` from `dir`; checks that images and labels agree in count and that labels
 // lie in 0..9.
 Status LoadFashionMnist(const std::string& dir, Split split, GreyImages* out);

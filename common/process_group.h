@@ -1,5 +1,5 @@
-// ProcessGroup (test support): runs W copies of a program as real processes on loopback, as
-// the ranks of one job, and collects their exit codes. Each rank gets MW_RANK,
+// Runs W copies of a program as real processes on loopback, as the ranks of one job, and
+// collects their exit codes (tests, benchmarks and `mwctl train` use it). Each rank gets MW_RANK,
 // MW_WORLD_SIZE and MW_STORE_PORT (a free port for the rank-0 rendezvous) in its
 // environment. Processes still running at the deadline are killed, so a hung collective
 // fails the test instead of hanging it.
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace mw::testing {
+namespace mw {
 
 // A TCP port on 127.0.0.1 that nothing listens on at the time of the call.
 int FreeLoopbackPort();
@@ -29,7 +29,7 @@ std::vector<RankExit> RunRanks(const std::string& program, const std::vector<std
 // True when every rank exited with status 0.
 bool AllSucceeded(const std::vector<RankExit>& exits);
 
-// The path of a helper program built next to the running test binary.
+// The path of a program built next to the running binary.
 std::string HelperPath(const std::string& name);
 
-}  // namespace mw::testing
+}  // namespace mw

@@ -1,4 +1,4 @@
-#include "tests/support/process_group.h"
+#include "common/process_group.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 
 extern char** environ;
 
-namespace mw::testing {
+namespace mw {
 
 int FreeLoopbackPort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -112,4 +112,4 @@ bool AllSucceeded(const std::vector<RankExit>& exits) {
   return true;
 }
 
-}  // namespace mw::testing
+}  // namespace mw

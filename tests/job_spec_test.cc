@@ -1,0 +1,75 @@
+// Job specs: defaults, each invalid field named, syntax errors located; and `mwctl train`
+// end to end on a small subset with real processes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "common/process_group.h"
+#include "worker/training/job_spec.h"
+
+namespace mw {
+namespace {
+
+void ExpectInvalid(const std::string& text, const std::string& what) {
+  JobSpec spec;
+  const Status s = ParseJobSpec(text, "spec.json", &spec);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << text;
+  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().rfind("spec.json", 0), 0u) << s.message();
+}
+
+TEST(JobSpec, EmptySpecTakesThePapersDefaults) {
+  JobSpec spec;
+  ASSERT_TRUE(ParseJobSpec("{}", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.trainer.classifier.dim, 128);
+  EXPECT_DOUBLE_EQ(spec.trainer.classifier.temperature, 0.15);
+  EXPECT_EQ(spec.trainer.classifier.top_k, 100);
+  EXPECT_DOUBLE_EQ(spec.trainer.classifier.smoothing, 0.2);
+  EXPECT_DOUBLE_EQ(spec.trainer.momentum, 0.9);
+  EXPECT_DOUBLE_EQ(spec.trainer.weight_decay, 1e-4);
+  spec.trainer.local_batch = 1024;  // x 2 views x 2 ranks = 4096 samples
+  spec.ResolveLearningRates(2);
+  EXPECT_DOUBLE_EQ(spec.trainer.lr, 0.48);
+  EXPECT_DOUBLE_EQ(spec.trainer.classifier_lr, 0.48);
+}
+
+TEST(JobSpec, EachInvalidFieldIsNamed) {
+  ExpectInvalid(R"({"epochs": 0})", "epochs: 0 must be >= 1");
+  ExpectInvalid(R"({"epochs": "two"})", "epochs: must be an integer");
+  ExpectInvalid(R"({"smoothing": 1.5})", "smoothing = 1.5");
+  ExpectInvalid(R"({"temperature": 0})", "temperature = 0");
+  ExpectInvalid(R"({"backbone": "vgg"})", "backbone: 'vgg'");
+  ExpectInvalid(R"({"dataset": "cifar"})", "dataset: 'cifar'");
+  ExpectInvalid(R"({"lr": -1})", "lr: must be > 0");
+  ExpectInvalid(R"({"warmup_epochs": 3, "epochs": 2})", "warmup_epochs: 3 must be <= epochs");
+  ExpectInvalid(R"({"colour": 1})", "colour: is not a job spec field");
+  ExpectInvalid("{\n  \"epochs\": 2,\n  \"lr\" 0.1\n}", "spec.json:3:");
+  ExpectInvalid("[1, 2]", "must be a JSON object");
+}
+
+TEST(Mwctl, TrainRunsALocalJobAndRefusesABadSpec) {
+  const std::string dir = "/tmp/mw_mwctl_" + std::to_string(getpid());
+  const std::string good = dir + "_good.json", bad = dir + "_bad.json";
+  std::ofstream(good) << R"({"train_subset": 600, "test_subset": 300, "epochs": 1,
+                             "local_batch": 50, "top_k": 10, "lr": 0.1, "classifier_lr": 1.0})";
+  std::ofstream(bad) << R"({"top_k": 0})";
+  const std::string mwctl = HelperPath("../bin/mwctl");
+  const std::string out = dir + ".out";
+  const int ok = std::system((mwctl + " train --workers 2 --spec " + good + " > " + out).c_str());
+  const int refused = std::system((mwctl + " train --spec " + bad + " 2>/dev/null").c_str());
+  std::ifstream log(out);
+  const std::string printed((std::istreambuf_iterator<char>(log)),
+                            std::istreambuf_iterator<char>());
+  std::remove(good.c_str());
+  std::remove(bad.c_str());
+  std::remove(out.c_str());
+  EXPECT_EQ(WEXITSTATUS(ok), 0) << printed;
+  EXPECT_NE(printed.find("kNN top-1 after training"), std::string::npos) << printed;
+  EXPECT_EQ(WEXITSTATUS(refused), 2);
+}
+
+}  // namespace
+}  // namespace mw
