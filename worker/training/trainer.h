@@ -19,7 +19,6 @@
 
 namespace mw {
 
-
 class Trainer {
  public:
   // images must outlive the trainer; comm too.
