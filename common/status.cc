@@ -18,6 +18,10 @@ const char* CodeName(Status::Code code) {
       return "FAILED_PRECONDITION";
     case Status::Code::kInternal:
       return "INTERNAL";
+    case Status::Code::kOutOfRange:
+      return "OUT_OF_RANGE";
+    case Status::Code::kDataLoss:
+      return "DATA_LOSS";
   }
   return "UNKNOWN";
 }

@@ -21,6 +21,8 @@ class Status {
     kUnavailable,       // a peer went away (connection closed or reset)
     kFailedPrecondition,
     kInternal,
+    kOutOfRange,  // an index or position past the end
+    kDataLoss,    // stored bytes are corrupt or cannot be decoded
   };
 
   Status() = default;
@@ -38,6 +40,8 @@ class Status {
     return {Code::kFailedPrecondition, std::move(msg)};
   }
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
+  static Status OutOfRange(std::string msg) { return {Code::kOutOfRange, std::move(msg)}; }
+  static Status DataLoss(std::string msg) { return {Code::kDataLoss, std::move(msg)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

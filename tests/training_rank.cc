@@ -10,18 +10,9 @@
 
 #include "tests/support/check.h"
 #include "worker/comm/gloo_communicator.h"
-#include "worker/training/knn_monitor.h"
+#include "worker/data/in_memory_dataset.h"
+#include "worker/training/evaluation.h"
 #include "worker/training/trainer.h"
-
-namespace mw {
-namespace {
-
-at::Tensor Labels(const GreyImages& images) {
-  return at::tensor(images.labels, at::TensorOptions().dtype(at::kLong));
-}
-
-}  // namespace
-}  // namespace mw
 
 int main() {
   at::set_num_threads(1);
@@ -33,22 +24,23 @@ int main() {
   mw::GreyImages train_all, test_all;
   MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTrain, &train_all));
   MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTest, &test_all));
-  const mw::GreyImages train = mw::FirstImages(std::move(train_all), 2000);
-  const mw::GreyImages test = mw::FirstImages(std::move(test_all), 1000);
+  const mw::InMemoryDataset train(mw::FirstImages(std::move(train_all), 2000), "train");
+  const mw::InMemoryDataset test(mw::FirstImages(std::move(test_all), 1000), "test");
 
   mw::TrainerConfig config;
   config.classifier.top_k = 10;
   config.local_batch = 50;
   config.epochs = 3;
   config.warmup_epochs = 1;
+  config.loader_threads = 2;
   std::unique_ptr<mw::Trainer> trainer;
   MW_CHECK_OK(mw::Trainer::Create(config, comm.get(), &train, &trainer));
 
-  const mw::KnnOptions knn;
-  const double random_knn =
-      mw::KnnAccuracy(trainer->Features(train, train.count), mw::Labels(train),
-                      trainer->Features(test, test.count), mw::Labels(test), knn);
-  MW_CHECK_OK(trainer->InitializeFromPrior());
+  mw::EvaluationOptions eval_options;
+  eval_options.linear_probe = false;
+  mw::Evaluation random_init, trained;
+  MW_CHECK_OK(mw::Evaluate(*trainer, *comm, train, test, eval_options, &random_init));
+  MW_CHECK_OK(trainer->InitializeClassifier());
   std::vector<double> losses;
   for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
     MW_CHECK_OK(trainer->RefreshNeighbors(epoch));
@@ -58,15 +50,14 @@ int main() {
     if (comm->rank() == 0)
       std::fprintf(stderr, "epoch %lld: mean loss %.4f\n", static_cast<long long>(epoch), loss);
   }
-  const double trained_knn =
-      mw::KnnAccuracy(trainer->Features(train, train.count), mw::Labels(train),
-                      trainer->Features(test, test.count), mw::Labels(test), knn);
+  MW_CHECK_OK(mw::Evaluate(*trainer, *comm, train, test, eval_options, &trained));
   if (comm->rank() == 0) {
-    std::fprintf(stderr, "kNN top-1: random init %.4f, trained %.4f\n", random_knn, trained_knn);
+    std::fprintf(stderr, "kNN top-1: random init %.4f, trained %.4f\n", random_init.knn_top1,
+                 trained.knn_top1);
   }
   MW_CHECK(losses.back() < losses.front(), "loss did not fall: %.4f -> %.4f", losses.front(),
            losses.back());
-  MW_CHECK(trained_knn > random_knn, "kNN %.4f does not beat random init %.4f", trained_knn,
-           random_knn);
+  MW_CHECK(trained.knn_top1 > random_init.knn_top1, "kNN %.4f does not beat random init %.4f",
+           trained.knn_top1, random_init.knn_top1);
   return 0;
 }

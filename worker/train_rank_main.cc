@@ -1,6 +1,11 @@
 // mw_train_rank: one rank of a local training job (started W times by `mwctl train`). Reads
-// the job spec, trains, and from rank 0 prints progress and the final kNN accuracy.
+// the job spec, trains, evaluates, and from rank 0 prints progress and the accuracies.
 // Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
+//
+// Lines for scripts (bench/quality parses them) start with a keyword:
+//   epoch E/N: loss L, T s training
+//   eval E: knn K, linear P, T s training
+//   fine-tune F: top1 A
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -9,20 +14,24 @@
 #include <cstdio>
 
 #include "worker/comm/gloo_communicator.h"
+#include "worker/training/evaluation.h"
+#include "worker/training/fine_tuning.h"
 #include "worker/training/job_spec.h"
-#include "worker/training/knn_monitor.h"
 #include "worker/training/trainer.h"
 
 namespace mw {
 namespace {
 
-double Knn(Trainer& trainer, const GreyImages& train, const GreyImages& test) {
-  const auto labels = [](const GreyImages& g) {
-    return at::tensor(g.labels, at::TensorOptions().dtype(at::kLong));
-  };
-  return KnnAccuracy(trainer.Features(train, train.count), labels(train),
-                     trainer.Features(test, test.count), labels(test), KnnOptions{});
-}
+class Stopwatch {
+ public:
+  void Start() { begin_ = std::chrono::steady_clock::now(); }
+  void Stop() { total_ += std::chrono::steady_clock::now() - begin_; }
+  double seconds() const { return std::chrono::duration<double>(total_).count(); }
+
+ private:
+  std::chrono::steady_clock::time_point begin_;
+  std::chrono::steady_clock::duration total_{};
+};
 
 Status Run(const std::string& spec_path) {
   JobSpec spec;
@@ -35,43 +44,65 @@ Status Run(const std::string& spec_path) {
   spec.ResolveLearningRates(comm->world_size());
   const bool lead = comm->rank() == 0;
 
-  GreyImages train_all, test_all;
-  MW_RETURN_IF_ERROR(LoadFashionMnist(kFashionMnistDir, Split::kTrain, &train_all));
-  MW_RETURN_IF_ERROR(LoadFashionMnist(kFashionMnistDir, Split::kTest, &test_all));
-  const GreyImages train = FirstImages(std::move(train_all), spec.train_subset);
-  const GreyImages test = FirstImages(std::move(test_all), spec.test_subset);
-
+  std::unique_ptr<Dataset> train, test;
+  MW_RETURN_IF_ERROR(OpenDatasets(spec.data, spec.trainer.seed, &train, &test));
   std::unique_ptr<Trainer> trainer;
-  MW_RETURN_IF_ERROR(Trainer::Create(spec.trainer, comm.get(), &train, &trainer));
-  const auto start = std::chrono::steady_clock::now();
-  const auto elapsed = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
+  MW_RETURN_IF_ERROR(Trainer::Create(spec.trainer, comm.get(), train.get(), &trainer));
+  const bool evaluable = test != nullptr && train->num_labels() > 0 && test->num_labels() > 0;
+  EvaluationOptions eval_options;
+  eval_options.linear_probe = spec.linear_probe;
   if (lead) {
     std::printf(
-        "job: %lld train / %lld test images, %d ranks, %lld steps per epoch, lr %.4g, "
+        "job: train on %s, evaluate on %s; %d ranks, %lld steps per epoch, lr %.4g, "
         "classifier lr %.4g\n",
-        static_cast<long long>(train.count), static_cast<long long>(test.count), comm->world_size(),
-        static_cast<long long>(trainer->steps_per_epoch()), spec.trainer.lr,
+        train->Describe().c_str(), evaluable ? test->Describe().c_str() : "nothing",
+        comm->world_size(), static_cast<long long>(trainer->steps_per_epoch()), spec.trainer.lr,
         spec.trainer.classifier_lr);
-    std::printf("kNN top-1 of the random network: %.4f\n", Knn(*trainer, train, test));
     std::fflush(stdout);
   }
-  MW_RETURN_IF_ERROR(trainer->InitializeFromPrior());
+  Stopwatch training;
+  const auto evaluate = [&](const char* when) -> Status {
+    if (!evaluable) return Status::Ok();
+    Evaluation result;
+    MW_RETURN_IF_ERROR(Evaluate(*trainer, *comm, *train, *test, eval_options, &result));
+    if (lead) {
+      std::printf("eval %s: knn %.4f, linear %.4f, %.0f s training\n", when, result.knn_top1,
+                  result.linear_top1, training.seconds());
+      std::fflush(stdout);
+    }
+    return Status::Ok();
+  };
+  MW_RETURN_IF_ERROR(evaluate("random-init"));
+  training.Start();
+  MW_RETURN_IF_ERROR(trainer->InitializeClassifier());
   for (int64_t epoch = 0; epoch < spec.trainer.epochs; ++epoch) {
     MW_RETURN_IF_ERROR(trainer->RefreshNeighbors(epoch));
     double loss = 0;
     MW_RETURN_IF_ERROR(trainer->TrainEpoch(epoch, 0, &loss));
+    training.Stop();
     if (lead) {
-      std::printf("epoch %lld/%lld: mean loss %.4f, %.0f s\n", static_cast<long long>(epoch + 1),
-                  static_cast<long long>(spec.trainer.epochs), loss, elapsed());
+      std::printf("epoch %lld/%lld: loss %.4f, %.0f s training\n",
+                  static_cast<long long>(epoch + 1), static_cast<long long>(spec.trainer.epochs),
+                  loss, training.seconds());
       std::fflush(stdout);
     }
+    if (spec.evaluate_every_epoch || epoch + 1 == spec.trainer.epochs) {
+      MW_RETURN_IF_ERROR(evaluate(std::to_string(epoch + 1).c_str()));
+    }
+    training.Start();
   }
-  if (lead) {
-    std::printf("kNN top-1 after training (k = 200, %lld test images): %.4f, %.0f s\n",
-                static_cast<long long>(test.count), Knn(*trainer, train, test), elapsed());
-    std::fflush(stdout);
+  for (double fraction : spec.fine_tune_fractions) {
+    if (!evaluable) break;
+    FineTuneOptions fine_tune;
+    fine_tune.label_fraction = fraction;
+    fine_tune.epochs = spec.fine_tune_epochs;
+    fine_tune.seed = spec.trainer.seed;
+    double top1 = 0;
+    MW_RETURN_IF_ERROR(trainer->FineTune(*train, *test, fine_tune, &top1));
+    if (lead) {
+      std::printf("fine-tune %g%%: top1 %.4f\n", 100 * fraction, top1);
+      std::fflush(stdout);
+    }
   }
   return comm->Barrier();
 }

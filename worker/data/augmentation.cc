@@ -147,6 +147,27 @@ void Augmenter::View(const cv::Mat& image, SplitMix64& rng, float* out) const {
     const int kernel = std::max(3, (size / 10) | 1);
     cv::GaussianBlur(img, img, cv::Size(kernel, kernel), sigma, sigma, cv::BORDER_REFLECT_101);
   }
+  Normalise(img, out);
+}
+
+void Augmenter::Plain(const cv::Mat& image, float* out) const {
+  const int size = static_cast<int>(spec_.output_size);
+  cv::Mat img = image;
+  if (image.rows != size || image.cols != size) {
+    const double scale = static_cast<double>(size) / std::min(image.rows, image.cols);
+    const int w = std::max(size, static_cast<int>(std::lround(image.cols * scale)));
+    const int h = std::max(size, static_cast<int>(std::lround(image.rows * scale)));
+    cv::Mat scaled;
+    cv::resize(image, scaled, cv::Size(w, h), 0, 0, scale < 1 ? cv::INTER_AREA : cv::INTER_LINEAR);
+    img = scaled(cv::Rect((w - size) / 2, (h - size) / 2, size, size));
+  }
+  cv::Mat unit;
+  img.convertTo(unit, CV_32F, 1.0 / 255.0);
+  Normalise(unit, out);
+}
+
+void Augmenter::Normalise(const cv::Mat& img, float* out) const {
+  const int size = static_cast<int>(spec_.output_size);
   const int channels = img.channels();
   std::vector<cv::Mat> planes;
   cv::split(img, planes);

@@ -52,9 +52,21 @@ class Augmenter {
   // `out`, normalised by the spec's mean and std.
   void View(const cv::Mat& image, SplitMix64& rng, float* out) const;
 
+  // The un-augmented input the network sees for feature extraction and evaluation: the
+  // shorter side scaled to output_size, the centre square cut out, normalised.
+  void Plain(const cv::Mat& image, float* out) const;
+
+  // Floats one view occupies: channels x output_size x output_size.
+  int64_t ViewFloats(int channels) const {
+    return channels * spec_.output_size * spec_.output_size;
+  }
+
   const AugmentationSpec& spec() const { return spec_; }
 
  private:
+  // img: float in [0, 1], output_size square.
+  void Normalise(const cv::Mat& img, float* out) const;
+
   AugmentationSpec spec_;
 };
 

@@ -39,10 +39,70 @@ Status ReadDouble(const json& j, const std::string& source, const char* field, d
   return Status::Ok();
 }
 
+Status ReadBool(const json& j, const std::string& source, const char* field, bool* out) {
+  if (!j.contains(field)) return Status::Ok();
+  if (!j.at(field).is_boolean()) return FieldError(source, field, "must be true or false");
+  *out = j.at(field).get<bool>();
+  return Status::Ok();
+}
+
 Status ReadString(const json& j, const std::string& source, const char* field, std::string* out) {
   if (!j.contains(field)) return Status::Ok();
   if (!j.at(field).is_string()) return FieldError(source, field, "must be a string");
   *out = j.at(field).get<std::string>();
+  return Status::Ok();
+}
+
+Status RefuseUnknownFields(const json& j, const std::string& source, const std::string& prefix,
+                           const std::set<std::string>& fields) {
+  for (const auto& [key, value] : j.items()) {
+    if (fields.count(key) == 0) return FieldError(source, prefix + key, "is not a job spec field");
+  }
+  return Status::Ok();
+}
+
+// "augmentation": {...}: any subset of AugmentationSpec's fields over the dataset's defaults.
+Status ReadAugmentation(const json& j, const std::string& source, AugmentationSpec* out) {
+  if (!j.contains("augmentation")) return Status::Ok();
+  const json& a = j.at("augmentation");
+  if (!a.is_object()) return FieldError(source, "augmentation", "must be an object");
+  AugmentationSpec& spec = *out;
+  const std::vector<std::pair<const char*, double*>> numbers = {
+      {"crop_scale_min", &spec.crop_scale_min},
+      {"crop_scale_max", &spec.crop_scale_max},
+      {"crop_ratio_min", &spec.crop_ratio_min},
+      {"crop_ratio_max", &spec.crop_ratio_max},
+      {"flip_probability", &spec.flip_probability},
+      {"jitter_probability", &spec.jitter_probability},
+      {"brightness", &spec.brightness},
+      {"contrast", &spec.contrast},
+      {"saturation", &spec.saturation},
+      {"hue", &spec.hue},
+      {"grayscale_probability", &spec.grayscale_probability},
+      {"blur_probability", &spec.blur_probability},
+      {"blur_sigma_min", &spec.blur_sigma_min},
+      {"blur_sigma_max", &spec.blur_sigma_max}};
+  std::set<std::string> fields = {"output_size", "mean", "std"};
+  for (const auto& [name, value] : numbers) fields.insert(name);
+  MW_RETURN_IF_ERROR(RefuseUnknownFields(a, source, "augmentation.", fields));
+  const std::string where = source + ": augmentation";
+  for (const auto& [name, value] : numbers) MW_RETURN_IF_ERROR(ReadDouble(a, where, name, value));
+  MW_RETURN_IF_ERROR(ReadInt(a, where, "output_size", 1, &spec.output_size));
+  for (const auto& [name, values] :
+       {std::pair<const char*, std::vector<float>*>{"mean", &spec.mean}, {"std", &spec.std}}) {
+    if (!a.contains(name)) continue;
+    const json& list = a.at(name);
+    if (!list.is_array() || list.empty()) {
+      return FieldError(where, name, "must be a list of numbers, one per channel");
+    }
+    values->clear();
+    for (const json& v : list) {
+      if (!v.is_number()) return FieldError(where, name, "must be a list of numbers");
+      values->push_back(v.get<float>());
+    }
+  }
+  const Status valid = spec.Validate();
+  if (!valid.ok()) return Status::InvalidArgument(where + "." + valid.message());
   return Status::Ok();
 }
 
@@ -78,23 +138,97 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
     return Status::InvalidArgument(source + ":" + LineAndColumn(text, e.byte) + ": " + what);
   }
   if (!j.is_object()) return Status::InvalidArgument(source + ": the spec must be a JSON object");
-  static const std::set<std::string> kFields = {
-      "dataset",           "train_subset", "test_subset",   "backbone",    "dim",
-      "hidden_dim",        "temperature",  "top_k",         "smoothing",   "chunk_rows",
-      "logit_cache_bytes", "epochs",       "warmup_epochs", "local_batch", "lr",
-      "classifier_lr",     "momentum",     "weight_decay",  "seed"};
-  for (const auto& [key, value] : j.items()) {
-    if (kFields.count(key) == 0) return FieldError(source, key, "is not a job spec field");
-  }
+  MW_RETURN_IF_ERROR(RefuseUnknownFields(j, source, "",
+                                         {"dataset",
+                                          "train_dir",
+                                          "test_dir",
+                                          "synthetic_size",
+                                          "synthetic_labels",
+                                          "image_size",
+                                          "train_subset",
+                                          "test_subset",
+                                          "backbone",
+                                          "dim",
+                                          "hidden_dim",
+                                          "temperature",
+                                          "top_k",
+                                          "smoothing",
+                                          "chunk_rows",
+                                          "logit_cache_bytes",
+                                          "epochs",
+                                          "warmup_epochs",
+                                          "local_batch",
+                                          "lr",
+                                          "classifier_lr",
+                                          "momentum",
+                                          "weight_decay",
+                                          "seed",
+                                          "prior",
+                                          "augmentation",
+                                          "loader_threads",
+                                          "prefetch_batches",
+                                          "evaluate_every_epoch",
+                                          "linear_probe",
+                                          "fine_tune_fractions",
+                                          "fine_tune_epochs"}));
   JobSpec spec;
   TrainerConfig& t = spec.trainer;
   ClassifierConfig& c = t.classifier;
-  MW_RETURN_IF_ERROR(ReadString(j, source, "dataset", &spec.dataset));
-  if (spec.dataset != "fashion-mnist") {
-    return FieldError(source, "dataset", "'" + spec.dataset + "' is not one of: fashion-mnist");
+  DatasetSpec& d = spec.data;
+  MW_RETURN_IF_ERROR(ReadString(j, source, "dataset", &d.kind));
+  if (d.kind != "fashion-mnist" && d.kind != "image-folder" && d.kind != "synthetic") {
+    return FieldError(source, "dataset",
+                      "'" + d.kind + "' is not one of: fashion-mnist, image-folder, synthetic");
   }
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "train_subset", 0, &spec.train_subset));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "test_subset", 0, &spec.test_subset));
+  MW_RETURN_IF_ERROR(ReadString(j, source, "train_dir", &d.train_dir));
+  MW_RETURN_IF_ERROR(ReadString(j, source, "test_dir", &d.test_dir));
+  if (d.kind == "image-folder" && d.train_dir.empty()) {
+    return FieldError(source, "train_dir", "is required when dataset is image-folder");
+  }
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_size", 1, &d.synthetic_size));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_labels", 1, &d.synthetic_labels));
+  int64_t image_size = d.image_size;
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "image_size", 8, &image_size));
+  d.image_size = static_cast<int>(std::min<int64_t>(image_size, 4096));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "train_subset", 0, &d.train_subset));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "test_subset", 0, &d.test_subset));
+  if (d.kind == "fashion-mnist") {
+    t.augmentation = AugmentationSpec::FashionMnist();
+  } else {
+    t.augmentation = AugmentationSpec::ImageNet();
+    if (d.kind == "synthetic") t.augmentation.output_size = d.image_size;
+  }
+  MW_RETURN_IF_ERROR(ReadAugmentation(j, source, &t.augmentation));
+  std::string prior = "contrastive";
+  MW_RETURN_IF_ERROR(ReadString(j, source, "prior", &prior));
+  if (prior == "contrastive") {
+    t.init = ClassifierInit::kContrastivePrior;
+  } else if (prior == "frozen_bn") {
+    t.init = ClassifierInit::kFrozenBnPrior;
+  } else if (prior == "gaussian") {
+    t.init = ClassifierInit::kGaussian;
+  } else {
+    return FieldError(source, "prior",
+                      "'" + prior + "' is not one of: contrastive, frozen_bn, gaussian");
+  }
+  int64_t loader_threads = t.loader_threads, prefetch = t.prefetch_batches;
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "loader_threads", 1, &loader_threads));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "prefetch_batches", 1, &prefetch));
+  t.loader_threads = static_cast<int>(std::min<int64_t>(loader_threads, 256));
+  t.prefetch_batches = static_cast<int>(std::min<int64_t>(prefetch, 1024));
+  MW_RETURN_IF_ERROR(ReadBool(j, source, "evaluate_every_epoch", &spec.evaluate_every_epoch));
+  MW_RETURN_IF_ERROR(ReadBool(j, source, "linear_probe", &spec.linear_probe));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, &spec.fine_tune_epochs));
+  if (j.contains("fine_tune_fractions")) {
+    const json& list = j.at("fine_tune_fractions");
+    if (!list.is_array()) return FieldError(source, "fine_tune_fractions", "must be a list");
+    for (const json& v : list) {
+      if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() <= 1)) {
+        return FieldError(source, "fine_tune_fractions", "every entry must be in (0, 1]");
+      }
+      spec.fine_tune_fractions.push_back(v.get<double>());
+    }
+  }
   MW_RETURN_IF_ERROR(ReadString(j, source, "backbone", &t.backbone));
   if (t.backbone != "small" && t.backbone != "resnet18" && t.backbone != "resnet50") {
     return FieldError(source, "backbone",

@@ -5,19 +5,25 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
+#include "worker/data/dataset_spec.h"
 #include "worker/training/trainer_config.h"
 
 namespace mw {
 
 struct JobSpec {
-  std::string dataset = "fashion-mnist";
-  int64_t train_subset = 0;          // first n training images; 0: all
-  int64_t test_subset = 0;           // first n test images for evaluation; 0: all
+  DatasetSpec data;
   bool lr_given = false;             // else lr = 0.48 x global batch / 4096 (the paper's rule)
   bool classifier_lr_given = false;  // else the same as lr
   TrainerConfig trainer;
+  bool evaluate_every_epoch = false;  // kNN (and linear probe) after each epoch, not only the last
+  bool linear_probe = true;
+  // Semi-supervised evaluation: fine-tune backbone + a linear layer on these fractions of the
+  // labelled training images (the paper's 1% and 10%), score on the test split.
+  std::vector<double> fine_tune_fractions;
+  int64_t fine_tune_epochs = 20;
 
   // Fills the learning rates the spec left to the paper's rule, for `world_size` ranks.
   void ResolveLearningRates(int world_size);

@@ -9,12 +9,16 @@
 
 #include "worker/classifier/topk_refresh.h"
 #include "worker/comm/tensor_buffer.h"
+#include "worker/data/batch_loader.h"
 #include "worker/model/resnet.h"
+#include "worker/training/fine_tuning.h"
+#include "worker/training/plain_images.h"
 #include "worker/training/projection_head.h"
 
 namespace mw {
 
 struct Trainer::Model {
+  ResNetSpec spec;
   ResNet backbone{nullptr};
   ProjectionHead head{nullptr};
   std::unique_ptr<torch::optim::SGD> optimizer;
@@ -27,39 +31,28 @@ struct Trainer::Model {
   at::Tensor Embed(const at::Tensor& images) { return head->forward(backbone->Features(images)); }
 };
 
-namespace {
-
-// Images [first, first + count) without augmentation, normalised: [count, 1, H, W].
-at::Tensor PlainImages(const GreyImages& images, int64_t first, int64_t count,
-                       const AugmentationSpec& spec) {
-  const int64_t pixels = images.height * images.width;
-  at::Tensor bytes = at::from_blob(const_cast<uint8_t*>(images.pixels.data()) + first * pixels,
-                                   {count, 1, images.height, images.width}, at::kByte);
-  return (bytes.to(at::kFloat) / 255.0 - spec.mean[0]) / spec.std[0];
-}
-
-}  // namespace
-
-Trainer::Trainer(const TrainerConfig& config, Communicator* comm, const GreyImages* images)
-    : config_(config), comm_(comm), images_(images), augmenter_(config.augmentation) {}
+Trainer::Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data)
+    : config_(config), comm_(comm), data_(data), augmenter_(config.augmentation) {}
 
 Trainer::~Trainer() = default;
 
-Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const GreyImages* images,
+Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Dataset* data,
                        std::unique_ptr<Trainer>* out) {
   TrainerConfig c = config;
-  c.classifier.num_classes = images->count;
+  c.classifier.num_classes = data->size();
   MW_RETURN_IF_ERROR(c.augmentation.Validate());
   ResNetSpec spec;
   MW_RETURN_IF_ERROR(ResNetSpec::FromName(c.backbone, &spec));
-  std::unique_ptr<Trainer> trainer(new Trainer(c, comm, images));
-  MW_RETURN_IF_ERROR(DistributedSampler::Create(images->count, comm->world_size(), c.local_batch,
+  spec.in_channels = data->channels();
+  std::unique_ptr<Trainer> trainer(new Trainer(c, comm, data));
+  MW_RETURN_IF_ERROR(DistributedSampler::Create(data->size(), comm->world_size(), c.local_batch,
                                                 c.seed, &trainer->sampler_));
   MW_RETURN_IF_ERROR(
       Classifier::Create(ClassifierLayout::kSharded, c.classifier, comm, &trainer->classifier_));
   // Every rank starts from the same network: seeded, not broadcast.
   torch::manual_seed(c.seed);
   trainer->model_ = std::make_unique<Model>();
+  trainer->model_->spec = spec;
   trainer->model_->backbone = ResNet(spec);
   trainer->model_->head =
       ProjectionHead(trainer->model_->backbone->feature_dim(), c.hidden_dim, c.classifier.dim);
@@ -70,33 +63,67 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Gr
   return Status::Ok();
 }
 
-Status Trainer::InitializeFromPrior() {
-  torch::NoGradGuard no_grad;
-  model_->backbone->train();
-  model_->head->train();
+Status Trainer::InitializeClassifier() {
+  at::Tensor rows = classifier_->weights();
   const int64_t begin = classifier_->row_begin();
-  const int64_t rows = classifier_->row_end() - begin;
-  constexpr int64_t kChunk = 256;
-  for (int64_t i = 0; i < rows; i += kChunk) {
-    const int64_t n = std::min(kChunk, rows - i);
-    const at::Tensor x = model_->Embed(PlainImages(*images_, begin + i, n, config_.augmentation));
-    classifier_->weights().narrow(0, i, n).copy_(x / x.norm(2, {1}, true).clamp_min(1e-12));
+  if (config_.init == ClassifierInit::kGaussian) {
+    const int64_t d = rows.size(1);
+    float* w = rows.data_ptr<float>();
+    for (int64_t i = 0; i < rows.size(0); ++i) {
+      SplitMix64 rng(MixSeed(config_.seed, 0x6a09e667, static_cast<uint64_t>(begin + i)));
+      for (int64_t j = 0; j < d; j += 2) {  // Box-Muller: two normals per pair of uniforms
+        const double radius = std::sqrt(-2.0 * std::log(1.0 - rng.Uniform(0, 1)));
+        const double angle = 2.0 * M_PI * rng.Uniform(0, 1);
+        w[i * d + j] = static_cast<float>(radius * std::cos(angle));
+        if (j + 1 < d) w[i * d + j + 1] = static_cast<float>(radius * std::sin(angle));
+      }
+    }
+    rows.div_(rows.norm(2, {1}, true).clamp_min(1e-12));
+    return Status::Ok();
+  }
+  const bool batch_statistics = config_.init == ClassifierInit::kContrastivePrior;
+  for (int64_t i = 0; i < rows.size(0); i += kPriorChunk) {
+    const int64_t n = std::min(kPriorChunk, rows.size(0) - i);
+    at::Tensor x;
+    MW_RETURN_IF_ERROR(Embeddings(*data_, begin + i, n, batch_statistics, &x));
+    rows.narrow(0, i, n).copy_(x);
   }
   return Status::Ok();
 }
+
+Status Trainer::Embeddings(const Dataset& data, int64_t first, int64_t count, bool batch_statistics,
+                           at::Tensor* out) {
+  torch::NoGradGuard no_grad;
+  model_->backbone->train(batch_statistics);
+  model_->head->train(batch_statistics);
+  at::Tensor images;
+  MW_RETURN_IF_ERROR(PlainImages(data, augmenter_, first, count, &images));
+  const at::Tensor x = model_->Embed(images);
+  *out = x / x.norm(2, {1}, true).clamp_min(1e-12);
+  return Status::Ok();
+}
+
+Status Trainer::FineTune(const Dataset& train, const Dataset& test, const FineTuneOptions& options,
+                         double* top1) {
+  return mw::FineTune(model_->backbone, model_->spec, *comm_, train, test, augmenter_, options,
+                      top1);
+}
+
+at::Tensor Trainer::classifier_rows() const { return classifier_->weights(); }
+int64_t Trainer::classifier_row_begin() const { return classifier_->row_begin(); }
 
 Status Trainer::RefreshNeighbors(int64_t epoch) {
   if (config_.classifier.smoothing == 0) return Status::Ok();
   TopKRefreshOptions options;
   options.k = config_.classifier.top_k;
   TopKTable table;
-  MW_RETURN_IF_ERROR(RefreshTopK(*comm_, classifier_->weights(), images_->count, options, &table));
+  MW_RETURN_IF_ERROR(RefreshTopK(*comm_, classifier_->weights(), data_->size(), options, &table));
   std::vector<at::Tensor> loads;
   for (int q = 0; q < comm_->world_size(); ++q) {
     std::vector<int64_t> ids = sampler_.EpochIds(epoch, q);
     loads.push_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)));
   }
-  const RowPartition partition(images_->count, comm_->world_size());
+  const RowPartition partition(data_->size(), comm_->world_size());
   return RouteRowsToLoaders(*comm_, partition, table.ids, loads, &neighbors_);
 }
 
@@ -133,23 +160,21 @@ Status Trainer::TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss)
   model_->backbone->train();
   model_->head->train();
   const int64_t b = config_.local_batch;
-  const int64_t h = images_->height, w = images_->width;
-  const int64_t view_floats = h * w;
+  const int64_t size = config_.augmentation.output_size;
+  BatchLoaderOptions loader_options;
+  loader_options.threads = config_.loader_threads;
+  loader_options.prefetch = config_.prefetch_batches;
+  BatchLoader loader(*data_, augmenter_, config_.seed, epoch,
+                     sampler_.EpochIds(epoch, comm_->rank()), b, first_step, loader_options);
   double loss_sum = 0;
   int64_t steps = 0;
-  for (int64_t step = first_step; step < steps_per_epoch(); ++step) {
-    const std::vector<int64_t> ids = sampler_.Batch(epoch, step, comm_->rank());
-    at::Tensor views = at::empty({2 * b, 1, h, w});
-    float* out = views.data_ptr<float>();
-    for (int64_t i = 0; i < b; ++i) {
-      const cv::Mat image(static_cast<int>(h), static_cast<int>(w), CV_8UC1,
-                          const_cast<uint8_t*>(images_->pixels.data()) + ids[i] * h * w);
-      for (int64_t v = 0; v < 2; ++v) {
-        SplitMix64 rng(MixSeed(config_.seed, static_cast<uint64_t>(epoch),
-                               static_cast<uint64_t>(ids[i]), static_cast<uint64_t>(v)));
-        augmenter_.View(image, rng, out + (v * b + i) * view_floats);
-      }
-    }
+  while (!loader.done()) {
+    ViewBatch batch;
+    MW_RETURN_IF_ERROR(loader.Next(&batch));
+    const int64_t step = batch.step;
+    const std::vector<int64_t>& ids = batch.ids;
+    const at::Tensor views =
+        at::from_blob(batch.views.data(), {2 * b, data_->channels(), size, size});
     const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
     const at::Tensor labels = at::cat({id_tensor, id_tensor});
     at::Tensor neighbors;
@@ -178,15 +203,29 @@ Status Trainer::TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss)
   return Status::Ok();
 }
 
-at::Tensor Trainer::Features(const GreyImages& images, int64_t count) {
+Status Trainer::Features(const Dataset& data, at::Tensor* out) {
   torch::NoGradGuard no_grad;
   model_->backbone->eval();
-  std::vector<at::Tensor> parts;
-  for (int64_t i = 0; i < count; i += 512) {
-    const int64_t n = std::min<int64_t>(512, count - i);
-    parts.push_back(model_->backbone->Features(PlainImages(images, i, n, config_.augmentation)));
+  const RowPartition partition(data.size(), comm_->world_size());
+  const int64_t begin = partition.begin(comm_->rank());
+  const int64_t dim = model_->backbone->feature_dim();
+  // Parts differ by at most one image: pad each to the largest, gather, drop the padding.
+  at::Tensor mine = at::zeros({partition.max_size(), dim});
+  constexpr int64_t kChunk = 512;
+  for (int64_t i = 0; i < partition.size(comm_->rank()); i += kChunk) {
+    const int64_t n = std::min(kChunk, partition.size(comm_->rank()) - i);
+    at::Tensor images;
+    MW_RETURN_IF_ERROR(PlainImages(data, augmenter_, begin + i, n, &images));
+    mine.narrow(0, i, n).copy_(model_->backbone->Features(images));
   }
-  return at::cat(parts);
+  at::Tensor all = at::empty({comm_->world_size(), partition.max_size(), dim});
+  MW_RETURN_IF_ERROR(comm_->AllGather(ViewOf(mine), ViewOf(all)));
+  std::vector<at::Tensor> parts;
+  for (int q = 0; q < comm_->world_size(); ++q) {
+    parts.push_back(all[q].narrow(0, 0, partition.size(q)));
+  }
+  *out = at::cat(parts);
+  return Status::Ok();
 }
 
 }  // namespace mw

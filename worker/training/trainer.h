@@ -13,23 +13,30 @@
 #include "common/status.h"
 #include "worker/classifier/classifier.h"
 #include "worker/comm/communicator.h"
+#include "worker/data/augmentation.h"
+#include "worker/data/dataset.h"
 #include "worker/data/distributed_sampler.h"
-#include "worker/data/fashion_mnist.h"
 #include "worker/training/trainer_config.h"
 
 namespace mw {
 
+struct FineTuneOptions;
+
 class Trainer {
  public:
-  // images must outlive the trainer; comm too.
-  static Status Create(const TrainerConfig& config, Communicator* comm, const GreyImages* images,
+  // data must outlive the trainer; comm too. The backbone takes data's channel count.
+  static Status Create(const TrainerConfig& config, Communicator* comm, const Dataset* data,
                        std::unique_ptr<Trainer>* out);
   ~Trainer();
 
-  // Contrastive prior: with the network as initialised, in train mode (BN statistics
-  // updating) and without gradients, sets each of this rank's classifier rows to the
-  // normalised embedding of its own image.
-  Status InitializeFromPrior();
+  // Sets this rank's classifier rows as config.init says. Contrastive prior: with the
+  // network as initialised, in train mode (BN statistics updating) and without gradients,
+  // each row becomes the normalised embedding of its own image; frozen-BN prior: the same in
+  // eval mode; Gaussian: a random unit vector drawn from (seed, row), the same for any W.
+  Status InitializeClassifier();
+  // Images per pass of the prior, from this rank's first row: with batch statistics, an
+  // image's embedding depends on the others in its pass.
+  static constexpr int64_t kPriorChunk = 256;
 
   // Top-k of the classifier rows, routed to the ranks that load each instance in `epoch`.
   Status RefreshNeighbors(int64_t epoch);
@@ -37,20 +44,36 @@ class Trainer {
   // Steps [first_step, steps_per_epoch) of `epoch`; mean loss over them in *mean_loss.
   Status TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss);
 
-  // Backbone features of images [0, count) of `images`, in eval mode: [count, feature_dim].
-  at::Tensor Features(const GreyImages& images, int64_t count);
+  // Backbone features of every image of `data` (un-augmented), in eval mode:
+  // [data.size(), feature_dim] on every rank. Each rank extracts a contiguous part; an
+  // all-gather joins them.
+  Status Features(const Dataset& data, at::Tensor* out);
+
+  // L2-normalised embeddings of images [first, first + count) of `data`, un-augmented. With
+  // batch_statistics the network runs in train mode: BN normalises by the batch and updates
+  // its running statistics (the contrastive prior's pass); else in eval mode.
+  Status Embeddings(const Dataset& data, int64_t first, int64_t count, bool batch_statistics,
+                    at::Tensor* out);
+
+  // Semi-supervised evaluation of the current backbone (see fine_tuning.h); collective.
+  Status FineTune(const Dataset& train, const Dataset& test, const FineTuneOptions& options,
+                  double* top1);
+
+  // This rank's classifier rows [row_begin, row_end) of the N x d matrix.
+  at::Tensor classifier_rows() const;
+  int64_t classifier_row_begin() const;
 
   int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
 
  private:
   struct Model;
-  Trainer(const TrainerConfig& config, Communicator* comm, const GreyImages* images);
+  Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data);
   double LearningRate(double base, int64_t epoch, int64_t step) const;
   Status AllReduceGradients();
 
   TrainerConfig config_;
   Communicator* comm_;
-  const GreyImages* images_;
+  const Dataset* data_;
   DistributedSampler sampler_;
   Augmenter augmenter_;
   std::unique_ptr<Model> model_;

@@ -10,6 +10,11 @@
 
 namespace mw {
 
+// How the classifier's rows start (DESIGN §1): the contrastive prior sets w_i to instance
+// i's embedding under the random network with BN statistics updating; the two others are
+// the comparisons the paper makes.
+enum class ClassifierInit { kContrastivePrior, kFrozenBnPrior, kGaussian };
+
 struct TrainerConfig {
   ClassifierConfig classifier;  // num_classes is set to the dataset's size
   std::string backbone = "small";
@@ -22,6 +27,9 @@ struct TrainerConfig {
   double momentum = 0.9;
   double weight_decay = 1e-4;
   uint64_t seed = 0;
+  ClassifierInit init = ClassifierInit::kContrastivePrior;
+  int loader_threads = 1;  // per rank, decoding and augmenting ahead of the step
+  int prefetch_batches = 4;
   AugmentationSpec augmentation = AugmentationSpec::FashionMnist();
 };
 

@@ -1,0 +1,65 @@
+// BatchLoader: one rank's training batches for one epoch, each image decoded and augmented
+// into two views on a pool of loader threads, a bounded number of steps ahead of the step
+// being trained. Batches come out in step order whatever order the threads finish in, and
+// each view is a pure function of (seed, epoch, instance, view), so the thread count never
+// changes what is trained on.
+#pragma once
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "worker/data/augmentation.h"
+#include "worker/data/dataset.h"
+
+namespace mw {
+
+struct ViewBatch {
+  int64_t step = 0;
+  std::vector<int64_t> ids;  // b instance ids
+  // [2, b, channels, size, size]: the first view of every image, then the second.
+  std::vector<float> views;
+};
+
+struct BatchLoaderOptions {
+  int threads = 1;
+  int prefetch = 4;  // batches in flight or ready ahead of the consumer
+};
+
+class BatchLoader {
+ public:
+  // Loads steps [first_step, epoch_ids.size() / local_batch) of an epoch whose ids, in this
+  // rank's reading order, are `epoch_ids`. data and augmenter must outlive the loader.
+  BatchLoader(const Dataset& data, const Augmenter& augmenter, uint64_t seed, int64_t epoch,
+              std::vector<int64_t> epoch_ids, int64_t local_batch, int64_t first_step,
+              const BatchLoaderOptions& options);
+  // Waits for the batches still being made.
+  ~BatchLoader();
+
+  bool done() const { return in_flight_.empty(); }
+  // The next step's batch; the error of the first image that failed to load, naming it.
+  Status Next(ViewBatch* out);
+
+ private:
+  void Schedule();
+  Status Load(int64_t step, ViewBatch* out) const;
+
+  const Dataset& data_;
+  const Augmenter& augmenter_;
+  uint64_t seed_;
+  int64_t epoch_;
+  std::vector<int64_t> epoch_ids_;
+  int64_t local_batch_;
+  int64_t next_step_;
+  int64_t end_step_;
+  int prefetch_;
+  std::deque<std::future<std::pair<Status, ViewBatch>>> in_flight_;
+  boost::asio::thread_pool pool_;
+};
+
+}  // namespace mw

@@ -1,0 +1,32 @@
+// Dataset: the images a job trains on, indexed 0..size()-1 (the index is the instance's
+// class). Implementations: in-memory grey images (Fashion-MNIST), an image folder decoded on
+// demand, and a synthetic set generated from the index. Image() is called from loader
+// threads at once, so implementations are safe for concurrent reads.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <opencv2/core/mat.hpp>
+
+#include "common/status.h"
+
+namespace mw {
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+
+  virtual int64_t size() const = 0;
+  virtual int channels() const = 0;  // 1 (grey) or 3 (RGB)
+  // Image `index` as CV_8UC1 or CV_8UC3 (RGB); index in [0, size()). An error names the
+  // file and what is wrong with it.
+  virtual Status Image(int64_t index, cv::Mat* out) const = 0;
+  // Class label of `index`, or -1 for an unlabelled dataset.
+  virtual int64_t Label(int64_t index) const = 0;
+  // 0 when unlabelled.
+  virtual int64_t num_labels() const = 0;
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace mw

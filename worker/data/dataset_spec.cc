@@ -1,0 +1,79 @@
+#include "worker/data/dataset_spec.h"
+
+#include "common/split_mix.h"
+#include "worker/data/fashion_mnist.h"
+#include "worker/data/image_folder_dataset.h"
+#include "worker/data/in_memory_dataset.h"
+#include "worker/data/synthetic_dataset.h"
+
+namespace mw {
+
+namespace {
+
+// The first n images of another dataset.
+class PrefixDataset : public Dataset {
+ public:
+  PrefixDataset(std::unique_ptr<Dataset> base, int64_t n) : base_(std::move(base)), n_(n) {}
+
+  int64_t size() const override { return n_; }
+  int channels() const override { return base_->channels(); }
+  Status Image(int64_t index, cv::Mat* out) const override {
+    if (index >= n_)
+      return Status::OutOfRange("image " + std::to_string(index) + " of " + std::to_string(n_));
+    return base_->Image(index, out);
+  }
+  int64_t Label(int64_t index) const override { return base_->Label(index); }
+  int64_t num_labels() const override { return base_->num_labels(); }
+  std::string Describe() const override {
+    return "the first " + std::to_string(n_) + " images of " + base_->Describe();
+  }
+
+ private:
+  std::unique_ptr<Dataset> base_;
+  int64_t n_;
+};
+
+void KeepPrefix(int64_t n, std::unique_ptr<Dataset>* data) {
+  if (*data && n > 0 && n < (*data)->size()) {
+    *data = std::make_unique<PrefixDataset>(std::move(*data), n);
+  }
+}
+
+}  // namespace
+
+Status OpenDatasets(const DatasetSpec& spec, uint64_t seed, std::unique_ptr<Dataset>* train,
+                    std::unique_ptr<Dataset>* test) {
+  train->reset();
+  test->reset();
+  if (spec.kind == "fashion-mnist") {
+    GreyImages train_images, test_images;
+    MW_RETURN_IF_ERROR(LoadFashionMnist(kFashionMnistDir, Split::kTrain, &train_images));
+    MW_RETURN_IF_ERROR(LoadFashionMnist(kFashionMnistDir, Split::kTest, &test_images));
+    *train = std::make_unique<InMemoryDataset>(std::move(train_images), "fashion-mnist train");
+    *test = std::make_unique<InMemoryDataset>(std::move(test_images), "fashion-mnist test");
+  } else if (spec.kind == "image-folder") {
+    MW_RETURN_IF_ERROR(ImageFolderDataset::Open(spec.train_dir, train));
+    if (!spec.test_dir.empty()) MW_RETURN_IF_ERROR(ImageFolderDataset::Open(spec.test_dir, test));
+  } else if (spec.kind == "synthetic") {
+    SyntheticSpec s;
+    s.size = spec.synthetic_size;
+    s.image_size = spec.image_size;
+    s.num_labels = spec.synthetic_labels;
+    s.seed = seed;
+    MW_RETURN_IF_ERROR(s.Validate());
+    *train = std::make_unique<SyntheticDataset>(s);
+    // Evaluation instances: the same generator and labels, other seeds.
+    SyntheticSpec held_out = s;
+    held_out.seed = MixSeed(seed, 0x7e57);
+    held_out.size = std::min<int64_t>(10000, s.size);
+    *test = std::make_unique<SyntheticDataset>(held_out);
+  } else {
+    return Status::InvalidArgument("dataset '" + spec.kind +
+                                   "' is not one of: fashion-mnist, image-folder, synthetic");
+  }
+  KeepPrefix(spec.train_subset, train);
+  KeepPrefix(spec.test_subset, test);
+  return Status::Ok();
+}
+
+}  // namespace mw
