@@ -22,6 +22,14 @@ const char* CodeName(Status::Code code) {
       return "OUT_OF_RANGE";
     case Status::Code::kDataLoss:
       return "DATA_LOSS";
+    case Status::Code::kCancelled:
+      return "CANCELLED";
+    case Status::Code::kAlreadyExists:
+      return "ALREADY_EXISTS";
+    case Status::Code::kUnauthenticated:
+      return "UNAUTHENTICATED";
+    case Status::Code::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
   }
   return "UNKNOWN";
 }

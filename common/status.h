@@ -23,6 +23,10 @@ class Status {
     kInternal,
     kOutOfRange,  // an index or position past the end
     kDataLoss,    // stored bytes are corrupt or cannot be decoded
+    kCancelled,
+    kAlreadyExists,
+    kUnauthenticated,
+    kResourceExhausted,
   };
 
   Status() = default;
@@ -42,6 +46,18 @@ class Status {
   static Status Internal(std::string msg) { return {Code::kInternal, std::move(msg)}; }
   static Status OutOfRange(std::string msg) { return {Code::kOutOfRange, std::move(msg)}; }
   static Status DataLoss(std::string msg) { return {Code::kDataLoss, std::move(msg)}; }
+  static Status Cancelled(std::string msg) { return {Code::kCancelled, std::move(msg)}; }
+  static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) {
+    return {Code::kUnauthenticated, std::move(msg)};
+  }
+  static Status ResourceExhausted(std::string msg) {
+    return {Code::kResourceExhausted, std::move(msg)};
+  }
+  // For code translated from elsewhere (a gRPC status); kOk gives Ok().
+  static Status FromCode(Code code, std::string msg) {
+    return code == Code::kOk ? Status() : Status(code, std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

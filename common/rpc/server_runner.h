@@ -1,0 +1,45 @@
+// What every millionway gRPC server does the same way: listen where told (TLS, and mutual
+// TLS, when certificate files are given), register the standard health service
+// (grpc.health.v1) and server reflection so stock tooling works, bound message sizes, and on
+// SIGTERM or SIGINT stop taking calls and finish the ones in flight within a grace period.
+#pragma once
+
+#include <grpcpp/server.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace grpc {
+class Service;
+}
+
+namespace mw {
+
+struct TlsFiles {
+  std::string cert;       // PEM certificate chain; empty: plaintext
+  std::string key;        // PEM private key
+  std::string client_ca;  // PEM CA bundle; given: clients must present a certificate it signed
+};
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  // port 0: any free port
+  TlsFiles tls;
+  int max_message_bytes = 8 << 20;
+};
+
+// Builds and starts the server; *port is the bound port.
+Status StartServer(const ServerOptions& options, const std::vector<grpc::Service*>& services,
+                   std::unique_ptr<grpc::Server>* out, int* port);
+
+// Blocks until SIGTERM or SIGINT, then shuts `server` down, waiting up to `grace` for calls
+// in flight. Returns the signal's name.
+std::string ServeUntilSignal(grpc::Server* server, std::chrono::seconds grace);
+
+// Reads a whole text file (certificates) for credentials; NOT_FOUND naming it.
+Status ReadPem(const std::string& path, std::string* out);
+
+}  // namespace mw

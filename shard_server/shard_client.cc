@@ -1,0 +1,108 @@
+#include "shard_server/shard_client.h"
+
+#include <grpcpp/client_context.h>
+
+#include "common/rpc/grpc_status.h"
+#include "shard_server/shard_service.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+ShardClient::ShardClient(std::shared_ptr<grpc::Channel> channel)
+    : stub_(v1::ShardService::NewStub(channel)) {}
+
+Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
+                               const PieceRecord& header, const void* data, size_t bytes,
+                               PieceRecord* out) {
+  grpc::ClientContext context;
+  v1::WritePieceResponse response;
+  auto writer = stub_->WritePiece(&context, &response);
+  const char* p = static_cast<const char*>(data);
+  size_t sent = 0;
+  do {
+    v1::WritePieceRequest message;
+    if (sent == 0) {
+      FillHeader(header, message.mutable_header());
+      message.mutable_header()->set_job_id(job_id);
+      message.mutable_header()->set_checkpoint(checkpoint);
+    }
+    const size_t n = std::min(kChunkBytes, bytes - sent);
+    message.set_data(p + sent, n);
+    sent += n;
+    if (!writer->Write(message)) break;  // the server ended the call: Finish says why
+  } while (sent < bytes);
+  writer->WritesDone();
+  MW_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  if (out != nullptr) {
+    *out = RecordOf(response.piece().header());
+    out->bytes = response.piece().bytes();
+    out->checksum = response.piece().checksum();
+  }
+  return Status::Ok();
+}
+
+Status ShardClient::Commit(const std::string& job_id, uint64_t checkpoint,
+                           const std::vector<PieceRecord>& pieces, uint32_t keep_last) {
+  grpc::ClientContext context;
+  v1::CommitRequest request;
+  request.set_job_id(job_id);
+  request.set_checkpoint(checkpoint);
+  request.set_keep_last(keep_last);
+  for (const auto& p : pieces) FillInfo(p, request.add_pieces());
+  v1::CommitResponse response;
+  return FromGrpc(stub_->Commit(&context, request, &response));
+}
+
+Status ShardClient::ReadRows(const std::string& job_id, uint64_t checkpoint,
+                             const std::string& tensor, uint64_t row_begin, uint64_t row_end,
+                             std::string* out) {
+  grpc::ClientContext context;
+  v1::ReadRowsRequest request;
+  request.set_job_id(job_id);
+  request.set_checkpoint(checkpoint);
+  request.set_tensor(tensor);
+  request.set_row_begin(row_begin);
+  request.set_row_end(row_end);
+  auto reader = stub_->ReadRows(&context, request);
+  out->clear();
+  v1::ReadRowsResponse chunk;
+  while (reader->Read(&chunk)) out->append(chunk.data());
+  return FromGrpc(reader->Finish());
+}
+
+Status ShardClient::ReadBlob(const std::string& job_id, uint64_t checkpoint,
+                             const std::string& tensor, std::string* out) {
+  grpc::ClientContext context;
+  v1::ReadBlobRequest request;
+  request.set_job_id(job_id);
+  request.set_checkpoint(checkpoint);
+  request.set_tensor(tensor);
+  auto reader = stub_->ReadBlob(&context, request);
+  out->clear();
+  v1::ReadBlobResponse chunk;
+  while (reader->Read(&chunk)) out->append(chunk.data());
+  return FromGrpc(reader->Finish());
+}
+
+Status ShardClient::List(const std::string& job_id, std::vector<uint64_t>* out) {
+  grpc::ClientContext context;
+  v1::ListCheckpointsRequest request;
+  request.set_job_id(job_id);
+  v1::ListCheckpointsResponse response;
+  MW_RETURN_IF_ERROR(FromGrpc(stub_->ListCheckpoints(&context, request, &response)));
+  out->clear();
+  for (const auto& c : response.checkpoints()) out->push_back(c.checkpoint());
+  return Status::Ok();
+}
+
+Status ShardClient::Delete(const std::string& job_id, uint64_t checkpoint) {
+  grpc::ClientContext context;
+  v1::DeleteCheckpointRequest request;
+  request.set_job_id(job_id);
+  request.set_checkpoint(checkpoint);
+  v1::DeleteCheckpointResponse response;
+  return FromGrpc(stub_->DeleteCheckpoint(&context, request, &response));
+}
+
+}  // namespace mw

@@ -1,0 +1,42 @@
+// ShardClient: one shard server, from the side that writes and reads checkpoints (workers,
+// the coordinator, tests). Streams are cut into messages of at most kChunkBytes.
+#pragma once
+
+#include <grpcpp/channel.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "millionway/v1/shard.grpc.pb.h"
+#include "shard_server/manifest.h"
+
+namespace mw {
+
+class ShardClient {
+ public:
+  static constexpr size_t kChunkBytes = 1u << 20;
+
+  explicit ShardClient(std::shared_ptr<grpc::Channel> channel);
+
+  // Streams `bytes` as one piece; *out (optional) is the server's record of it.
+  Status WritePiece(const std::string& job_id, uint64_t checkpoint, const PieceRecord& header,
+                    const void* data, size_t bytes, PieceRecord* out);
+  Status Commit(const std::string& job_id, uint64_t checkpoint,
+                const std::vector<PieceRecord>& pieces, uint32_t keep_last);
+  // Rows [row_begin, row_end) of `tensor` into `out` (resized to fit).
+  Status ReadRows(const std::string& job_id, uint64_t checkpoint, const std::string& tensor,
+                  uint64_t row_begin, uint64_t row_end, std::string* out);
+  Status ReadBlob(const std::string& job_id, uint64_t checkpoint, const std::string& tensor,
+                  std::string* out);
+  // Committed checkpoint numbers, oldest first.
+  Status List(const std::string& job_id, std::vector<uint64_t>* out);
+  Status Delete(const std::string& job_id, uint64_t checkpoint);
+
+ private:
+  std::unique_ptr<millionway::v1::ShardService::Stub> stub_;
+};
+
+}  // namespace mw

@@ -1,0 +1,144 @@
+#include "shard_server/shard_service.h"
+
+#include "common/rpc/grpc_status.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+PieceRecord RecordOf(const v1::PieceHeader& header) {
+  PieceRecord r;
+  r.tensor = header.tensor();
+  r.rows = header.kind() == v1::PieceHeader::ROWS;
+  r.row_begin = header.row_begin();
+  r.row_end = header.row_end();
+  r.row_bytes = header.row_bytes();
+  r.total_rows = header.total_rows();
+  return r;
+}
+
+void FillHeader(const PieceRecord& record, v1::PieceHeader* header) {
+  header->set_tensor(record.tensor);
+  header->set_kind(record.rows ? v1::PieceHeader::ROWS : v1::PieceHeader::BLOB);
+  header->set_row_begin(record.row_begin);
+  header->set_row_end(record.row_end);
+  header->set_row_bytes(record.row_bytes);
+  header->set_total_rows(record.total_rows);
+}
+
+void FillInfo(const PieceRecord& record, v1::PieceInfo* info) {
+  FillHeader(record, info->mutable_header());
+  info->set_bytes(record.bytes);
+  info->set_checksum(record.checksum);
+}
+
+grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext*,
+                                          grpc::ServerReader<v1::WritePieceRequest>* reader,
+                                          v1::WritePieceResponse* response) {
+  v1::WritePieceRequest message;
+  if (!reader->Read(&message)) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "WritePiece: empty stream, no header"};
+  }
+  if (!message.has_header()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "header: missing from the first message"};
+  }
+  const v1::PieceHeader header = message.header();
+  if (header.kind() == v1::PieceHeader::KIND_UNSPECIFIED) {
+    return {grpc::StatusCode::INVALID_ARGUMENT, "header.kind: must be ROWS or BLOB"};
+  }
+  std::unique_ptr<CheckpointStore::PieceWriter> writer;
+  Status s = store_->StartPiece(header.job_id(), header.checkpoint(), RecordOf(header), &writer);
+  if (!s.ok()) return ToGrpc(s);
+  do {
+    if (message.data().size() > kMaxChunkBytes) {
+      return {grpc::StatusCode::INVALID_ARGUMENT, "data: " + std::to_string(message.data().size()) +
+                                                      " bytes in one message, limit " +
+                                                      std::to_string(kMaxChunkBytes)};
+    }
+    s = writer->Append(message.data().data(), message.data().size());
+    if (!s.ok()) return ToGrpc(s);
+  } while (reader->Read(&message));
+  PieceRecord record;
+  s = writer->Finish(&record);
+  if (!s.ok()) return ToGrpc(s);
+  FillInfo(record, response->mutable_piece());
+  response->mutable_piece()->mutable_header()->set_job_id(header.job_id());
+  response->mutable_piece()->mutable_header()->set_checkpoint(header.checkpoint());
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardServiceImpl::Commit(grpc::ServerContext*, const v1::CommitRequest* request,
+                                      v1::CommitResponse* response) {
+  std::vector<PieceRecord> pieces;
+  for (const auto& info : request->pieces()) {
+    PieceRecord r = RecordOf(info.header());
+    r.bytes = info.bytes();
+    r.checksum = info.checksum();
+    pieces.push_back(std::move(r));
+  }
+  Manifest manifest;
+  const Status s = store_->Commit(request->job_id(), request->checkpoint(), pieces,
+                                  request->keep_last(), &manifest);
+  if (!s.ok()) return ToGrpc(s);
+  response->set_manifest_bytes(SerializeManifest(manifest).size());
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardServiceImpl::ReadRows(grpc::ServerContext* context,
+                                        const v1::ReadRowsRequest* request,
+                                        grpc::ServerWriter<v1::ReadRowsResponse>* writer) {
+  if (request->row_begin() >= request->row_end()) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "row_begin: " + std::to_string(request->row_begin()) + " must be < row_end " +
+                std::to_string(request->row_end())};
+  }
+  return ToGrpc(store_->ReadRows(request->job_id(), request->checkpoint(), request->tensor(),
+                                 request->row_begin(), request->row_end(),
+                                 [&](uint64_t row, const char* data, size_t bytes) {
+                                   if (context->IsCancelled())
+                                     return Status::Cancelled("ReadRows: the client went away");
+                                   v1::ReadRowsResponse chunk;
+                                   chunk.set_row_begin(row);
+                                   chunk.set_data(data, bytes);
+                                   if (!writer->Write(chunk))
+                                     return Status::Cancelled("ReadRows: the stream closed");
+                                   return Status::Ok();
+                                 }));
+}
+
+grpc::Status ShardServiceImpl::ReadBlob(grpc::ServerContext* context,
+                                        const v1::ReadBlobRequest* request,
+                                        grpc::ServerWriter<v1::ReadBlobResponse>* writer) {
+  return ToGrpc(store_->ReadBlob(request->job_id(), request->checkpoint(), request->tensor(),
+                                 [&](uint64_t, const char* data, size_t bytes) {
+                                   if (context->IsCancelled())
+                                     return Status::Cancelled("ReadBlob: the client went away");
+                                   v1::ReadBlobResponse chunk;
+                                   chunk.set_data(data, bytes);
+                                   if (!writer->Write(chunk))
+                                     return Status::Cancelled("ReadBlob: the stream closed");
+                                   return Status::Ok();
+                                 }));
+}
+
+grpc::Status ShardServiceImpl::ListCheckpoints(grpc::ServerContext*,
+                                               const v1::ListCheckpointsRequest* request,
+                                               v1::ListCheckpointsResponse* response) {
+  std::vector<Manifest> manifests;
+  const Status s = store_->List(request->job_id(), &manifests);
+  if (!s.ok()) return ToGrpc(s);
+  for (const auto& m : manifests) {
+    auto* info = response->add_checkpoints();
+    info->set_checkpoint(m.checkpoint);
+    for (const auto& p : m.pieces) FillInfo(p, info->add_pieces());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ShardServiceImpl::DeleteCheckpoint(grpc::ServerContext*,
+                                                const v1::DeleteCheckpointRequest* request,
+                                                v1::DeleteCheckpointResponse*) {
+  return ToGrpc(store_->Delete(request->job_id(), request->checkpoint()));
+}
+
+}  // namespace mw

@@ -1,0 +1,199 @@
+// CheckpointStore on a real directory: commit rules, row reads across pieces, retention,
+// names that try to leave the store, and corruption found instead of served.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/durable_file.h"
+#include "shard_server/checkpoint_store.h"
+
+namespace mw {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Row r of tensor "w" holds bytes (r * 7 + i) & 0xff, i in [0, row_bytes).
+std::string Rows(uint64_t begin, uint64_t end, uint64_t row_bytes) {
+  std::string out;
+  for (uint64_t r = begin; r < end; ++r) {
+    for (uint64_t i = 0; i < row_bytes; ++i) out.push_back(static_cast<char>((r * 7 + i) & 0xff));
+  }
+  return out;
+}
+
+class Store : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = (fs::temp_directory_path() / ("mw_store_" + std::to_string(getpid()))).string();
+    ASSERT_TRUE(CheckpointStore::Open(root_, &store_).ok());
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  PieceRecord Write(uint64_t checkpoint, const std::string& tensor, uint64_t begin, uint64_t end,
+                    uint64_t row_bytes = 600) {
+    PieceRecord header;
+    header.tensor = tensor;
+    header.rows = true;
+    header.row_begin = begin;
+    header.row_end = end;
+    header.row_bytes = row_bytes;
+    header.total_rows = 10000;
+    std::unique_ptr<CheckpointStore::PieceWriter> writer;
+    EXPECT_TRUE(store_->StartPiece("job-1", checkpoint, header, &writer).ok());
+    const std::string data = Rows(begin, end, row_bytes);
+    // Odd-sized appends, so blocks straddle them.
+    for (size_t at = 0; at < data.size(); at += 77777) {
+      EXPECT_TRUE(writer->Append(data.data() + at, std::min<size_t>(77777, data.size() - at)).ok());
+    }
+    PieceRecord record;
+    EXPECT_TRUE(writer->Finish(&record).ok());
+    return record;
+  }
+
+  PieceRecord WriteBlob(uint64_t checkpoint, const std::string& tensor, const std::string& data) {
+    PieceRecord header;
+    header.tensor = tensor;
+    std::unique_ptr<CheckpointStore::PieceWriter> writer;
+    EXPECT_TRUE(store_->StartPiece("job-1", checkpoint, header, &writer).ok());
+    EXPECT_TRUE(writer->Append(data.data(), data.size()).ok());
+    PieceRecord record;
+    EXPECT_TRUE(writer->Finish(&record).ok());
+    return record;
+  }
+
+  Status Read(uint64_t checkpoint, uint64_t begin, uint64_t end, std::string* out) {
+    out->clear();
+    return store_->ReadRows("job-1", checkpoint, "w", begin, end,
+                            [&](uint64_t row, const char* data, size_t bytes) {
+                              EXPECT_EQ(row * 600, (begin * 600) + out->size());
+                              out->append(data, bytes);
+                              return Status::Ok();
+                            });
+  }
+
+  std::string root_;
+  std::unique_ptr<CheckpointStore> store_;
+};
+
+TEST_F(Store, CommittedRowsReadBackAcrossPieceBoundaries) {
+  const std::vector<PieceRecord> pieces = {Write(1, "w", 0, 3000), Write(1, "w", 3000, 5000),
+                                           WriteBlob(1, "backbone", "weights")};
+  std::string out;
+  EXPECT_EQ(Read(1, 0, 10, &out).code(), Status::Code::kNotFound);  // not committed yet
+  Manifest manifest;
+  ASSERT_TRUE(store_->Commit("job-1", 1, pieces, 0, &manifest).ok());
+  ASSERT_TRUE(Read(1, 2990, 3010, &out).ok());
+  EXPECT_EQ(out, Rows(2990, 3010, 600));
+  ASSERT_TRUE(Read(1, 0, 5000, &out).ok());  // 3 MB: many blocks, many chunks
+  EXPECT_EQ(out, Rows(0, 5000, 600));
+  EXPECT_EQ(Read(1, 4990, 5001, &out).code(), Status::Code::kOutOfRange);
+  std::string blob;
+  ASSERT_TRUE(store_
+                  ->ReadBlob("job-1", 1, "backbone",
+                             [&](uint64_t, const char* d, size_t n) {
+                               blob.append(d, n);
+                               return Status::Ok();
+                             })
+                  .ok());
+  EXPECT_EQ(blob, "weights");
+}
+
+TEST_F(Store, CommitRefusesMissingOrDifferentPieces) {
+  PieceRecord written = Write(2, "w", 0, 100);
+  PieceRecord never = written;
+  never.row_begin = 100;
+  never.row_end = 200;
+  Manifest manifest;
+  EXPECT_EQ(store_->Commit("job-1", 2, {written, never}, 0, &manifest).code(),
+            Status::Code::kFailedPrecondition);
+  PieceRecord altered = written;
+  altered.checksum ^= 1;
+  EXPECT_EQ(store_->Commit("job-1", 2, {altered}, 0, &manifest).code(), Status::Code::kDataLoss);
+  std::vector<Manifest> listed;
+  ASSERT_TRUE(store_->List("job-1", &listed).ok());
+  EXPECT_TRUE(listed.empty());
+}
+
+TEST_F(Store, CorruptionIsReportedNotServed) {
+  const PieceRecord piece = Write(3, "w", 0, 4000);  // 2.4 MB: three blocks
+  Manifest manifest;
+  ASSERT_TRUE(store_->Commit("job-1", 3, {piece}, 0, &manifest).ok());
+  const std::string file = root_ + "/job-1/00000000000000000003/" + manifest.pieces[0].file;
+  {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(1500000);  // inside block 1
+    f.put('\x5a');
+  }
+  std::string out;
+  EXPECT_TRUE(Read(3, 0, 1000, &out).ok());  // block 0 is intact and verified
+  const Status bad = Read(3, 2400, 2600, &out);
+  EXPECT_EQ(bad.code(), Status::Code::kDataLoss);
+  EXPECT_NE(bad.message().find("block 1"), std::string::npos) << bad.message();
+  // A torn file (shorter than its manifest says).
+  fs::resize_file(file, 100);
+  EXPECT_EQ(Read(3, 0, 10, &out).code(), Status::Code::kDataLoss);
+  // A manifest edited by hand.
+  const std::string manifest_path = root_ + "/job-1/00000000000000000003/MANIFEST";
+  std::string text;
+  ASSERT_TRUE(ReadFile(manifest_path, &text).ok());
+  text.replace(text.find("\"row_end\": 4000"), 15, "\"row_end\": 3999");
+  std::ofstream(manifest_path, std::ios::trunc) << text;
+  EXPECT_EQ(Read(3, 0, 10, &out).code(), Status::Code::kDataLoss);
+}
+
+TEST_F(Store, RetentionKeepsTheLastN) {
+  Manifest manifest;
+  for (uint64_t c = 1; c <= 5; ++c) {
+    ASSERT_TRUE(store_->Commit("job-1", c, {Write(c, "w", 0, 10)}, 3, &manifest).ok());
+  }
+  Write(6, "w", 0, 10);  // written, never committed
+  std::vector<Manifest> listed;
+  ASSERT_TRUE(store_->List("job-1", &listed).ok());
+  ASSERT_EQ(listed.size(), 3u);
+  EXPECT_EQ(listed[0].checkpoint, 3u);
+  EXPECT_EQ(listed[2].checkpoint, 5u);
+  ASSERT_TRUE(store_->Delete("job-1", 5).ok());
+  ASSERT_TRUE(store_->List("job-1", &listed).ok());
+  EXPECT_EQ(listed.size(), 2u);
+  EXPECT_EQ(store_->Delete("job-1", 5).code(), Status::Code::kNotFound);
+}
+
+TEST_F(Store, NamesCannotLeaveTheStore) {
+  PieceRecord header;
+  header.tensor = "w";
+  std::unique_ptr<CheckpointStore::PieceWriter> writer;
+  for (const std::string& job :
+       std::vector<std::string>{"../etc", "a/b", "", ".hidden", std::string(65, 'x')}) {
+    EXPECT_EQ(store_->StartPiece(job, 1, header, &writer).code(), Status::Code::kInvalidArgument)
+        << job;
+  }
+  for (const std::string& tensor : std::vector<std::string>{"../w", "W", "a/b", ".."}) {
+    header.tensor = tensor;
+    EXPECT_EQ(store_->StartPiece("job-1", 1, header, &writer).code(),
+              Status::Code::kInvalidArgument)
+        << tensor;
+  }
+  header.tensor = "w";
+  header.rows = true;
+  header.row_begin = 5;
+  header.row_end = 5;
+  header.row_bytes = 4;
+  header.total_rows = 10;
+  EXPECT_EQ(store_->StartPiece("job-1", 1, header, &writer).code(), Status::Code::kInvalidArgument);
+}
+
+TEST_F(Store, AWriterDroppedMidPieceLeavesNothing) {
+  PieceRecord header;
+  header.tensor = "w";
+  {
+    std::unique_ptr<CheckpointStore::PieceWriter> writer;
+    ASSERT_TRUE(store_->StartPiece("job-1", 7, header, &writer).ok());
+    ASSERT_TRUE(writer->Append("abc", 3).ok());
+  }
+  EXPECT_FALSE(fs::exists(root_ + "/job-1/00000000000000000007/w.blob"));
+}
+
+}  // namespace
+}  // namespace mw
