@@ -72,7 +72,7 @@ Status Run(const std::string& spec_path) {
     }
     return Status::Ok();
   };
-  MW_RETURN_IF_ERROR(evaluate("random-init"));
+  if (spec.evaluate_before_training) MW_RETURN_IF_ERROR(evaluate("random-init"));
   training.Start();
   MW_RETURN_IF_ERROR(trainer->InitializeClassifier());
   for (int64_t epoch = 0; epoch < spec.trainer.epochs; ++epoch) {

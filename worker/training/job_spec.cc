@@ -216,6 +216,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   MW_RETURN_IF_ERROR(ReadInt(j, source, "prefetch_batches", 1, &prefetch));
   t.loader_threads = static_cast<int>(std::min<int64_t>(loader_threads, 256));
   t.prefetch_batches = static_cast<int>(std::min<int64_t>(prefetch, 1024));
+  MW_RETURN_IF_ERROR(
+      ReadBool(j, source, "evaluate_before_training", &spec.evaluate_before_training));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "evaluate_every_epoch", &spec.evaluate_every_epoch));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "linear_probe", &spec.linear_probe));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, &spec.fine_tune_epochs));

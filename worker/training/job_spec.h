@@ -18,6 +18,7 @@ struct JobSpec {
   bool lr_given = false;             // else lr = 0.48 x global batch / 4096 (the paper's rule)
   bool classifier_lr_given = false;  // else the same as lr
   TrainerConfig trainer;
+  bool evaluate_before_training = true;  // score the random-init network too
   bool evaluate_every_epoch = false;  // kNN (and linear probe) after each epoch, not only the last
   bool linear_probe = true;
   // Semi-supervised evaluation: fine-tune backbone + a linear layer on these fractions of the

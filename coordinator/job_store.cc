@@ -1,0 +1,238 @@
+#include "coordinator/job_store.h"
+
+#include <chrono>
+
+namespace mw {
+
+namespace {
+
+constexpr char kColumns[] =
+    "seq, id, name, spec_json, world_size, priority, state, phase, epoch, epochs, step, "
+    "steps_per_epoch, last_loss, knn_top1, linear_top1, evaluated_epoch, last_checkpoint, "
+    "checkpoint_world_size, attempts, failures, failure, cancel_requested, created_unix_ms, "
+    "updated_unix_ms";
+
+// Frees a prepared statement on every path out of a function.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql) {
+    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+Status SqliteError(sqlite3* db, const std::string& what) {
+  return Status::Internal(what + ": " + sqlite3_errmsg(db));
+}
+
+void BindText(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string Text(sqlite3_stmt* s, int i) {
+  const auto* p = sqlite3_column_text(s, i);
+  return p == nullptr ? "" : reinterpret_cast<const char*>(p);
+}
+
+// Binds every column but seq, in kColumns order, from parameter 1.
+void BindRecord(sqlite3_stmt* s, const JobRecord& j) {
+  BindText(s, 1, j.id);
+  BindText(s, 2, j.name);
+  BindText(s, 3, j.spec_json);
+  sqlite3_bind_int64(s, 4, j.world_size);
+  sqlite3_bind_int64(s, 5, j.priority);
+  sqlite3_bind_int64(s, 6, static_cast<int>(j.state));
+  sqlite3_bind_int64(s, 7, static_cast<int>(j.phase));
+  sqlite3_bind_int64(s, 8, static_cast<int64_t>(j.epoch));
+  sqlite3_bind_int64(s, 9, static_cast<int64_t>(j.epochs));
+  sqlite3_bind_int64(s, 10, static_cast<int64_t>(j.step));
+  sqlite3_bind_int64(s, 11, static_cast<int64_t>(j.steps_per_epoch));
+  sqlite3_bind_double(s, 12, j.last_loss);
+  sqlite3_bind_double(s, 13, j.knn_top1);
+  sqlite3_bind_double(s, 14, j.linear_top1);
+  sqlite3_bind_int64(s, 15, static_cast<int64_t>(j.evaluated_epoch));
+  sqlite3_bind_int64(s, 16, static_cast<int64_t>(j.last_checkpoint));
+  sqlite3_bind_int64(s, 17, j.checkpoint_world_size);
+  sqlite3_bind_int64(s, 18, j.attempts);
+  sqlite3_bind_int64(s, 19, j.failures);
+  BindText(s, 20, j.failure);
+  sqlite3_bind_int64(s, 21, j.cancel_requested ? 1 : 0);
+  sqlite3_bind_int64(s, 22, j.created_unix_ms);
+  sqlite3_bind_int64(s, 23, j.updated_unix_ms);
+}
+
+JobRecord ReadRecord(sqlite3_stmt* s) {
+  JobRecord j;
+  j.seq = sqlite3_column_int64(s, 0);
+  j.id = Text(s, 1);
+  j.name = Text(s, 2);
+  j.spec_json = Text(s, 3);
+  j.world_size = static_cast<uint32_t>(sqlite3_column_int64(s, 4));
+  j.priority = static_cast<int32_t>(sqlite3_column_int64(s, 5));
+  j.state = static_cast<JobState>(sqlite3_column_int64(s, 6));
+  j.phase = static_cast<JobPhase>(sqlite3_column_int64(s, 7));
+  j.epoch = static_cast<uint64_t>(sqlite3_column_int64(s, 8));
+  j.epochs = static_cast<uint64_t>(sqlite3_column_int64(s, 9));
+  j.step = static_cast<uint64_t>(sqlite3_column_int64(s, 10));
+  j.steps_per_epoch = static_cast<uint64_t>(sqlite3_column_int64(s, 11));
+  j.last_loss = sqlite3_column_double(s, 12);
+  j.knn_top1 = sqlite3_column_double(s, 13);
+  j.linear_top1 = sqlite3_column_double(s, 14);
+  j.evaluated_epoch = static_cast<uint64_t>(sqlite3_column_int64(s, 15));
+  j.last_checkpoint = static_cast<uint64_t>(sqlite3_column_int64(s, 16));
+  j.checkpoint_world_size = static_cast<uint32_t>(sqlite3_column_int64(s, 17));
+  j.attempts = static_cast<uint32_t>(sqlite3_column_int64(s, 18));
+  j.failures = static_cast<uint32_t>(sqlite3_column_int64(s, 19));
+  j.failure = Text(s, 20);
+  j.cancel_requested = sqlite3_column_int64(s, 21) != 0;
+  j.created_unix_ms = sqlite3_column_int64(s, 22);
+  j.updated_unix_ms = sqlite3_column_int64(s, 23);
+  return j;
+}
+
+}  // namespace
+
+bool IsFinal(JobState state) {
+  return state == JobState::kCompleted || state == JobState::kFailed ||
+         state == JobState::kCancelled;
+}
+
+int64_t NowUnixMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status JobStore::Open(const std::string& path, std::unique_ptr<JobStore>* out) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                      nullptr) != SQLITE_OK) {
+    const Status s = Status::Internal(
+        path + ": cannot open the job database: " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<JobStore> store(new JobStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  MW_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
+  MW_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+  MW_RETURN_IF_ERROR(store->Exec(
+      "CREATE TABLE IF NOT EXISTS jobs ("
+      "seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE, name TEXT, "
+      "spec_json TEXT NOT NULL, world_size INTEGER, priority INTEGER, state INTEGER, "
+      "phase INTEGER, epoch INTEGER, epochs INTEGER, step INTEGER, steps_per_epoch INTEGER, "
+      "last_loss REAL, knn_top1 REAL, linear_top1 REAL, evaluated_epoch INTEGER, "
+      "last_checkpoint INTEGER, checkpoint_world_size INTEGER, attempts INTEGER, "
+      "failures INTEGER, failure TEXT, cancel_requested INTEGER, created_unix_ms INTEGER, "
+      "updated_unix_ms INTEGER)"));
+  MW_RETURN_IF_ERROR(
+      store->Exec("CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority, seq)"));
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+JobStore::~JobStore() { sqlite3_close(db_); }
+
+Status JobStore::Exec(const std::string& sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    const Status s = Status::Internal(sql + ": " + (error ? error : "?"));
+    sqlite3_free(error);
+    return s;
+  }
+  return Status::Ok();
+}
+
+Status JobStore::Insert(JobRecord* job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  job->created_unix_ms = job->updated_unix_ms = NowUnixMs();
+  MW_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // The id derives from seq, known only once the row exists: insert, then name it.
+  Statement insert(db_, std::string("INSERT INTO jobs (") + (kColumns + 5) +
+                            ") VALUES (NULL,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+                            "?17,?18,?19,?20,?21,?22,?23)");
+  if (!insert.ok()) return SqliteError(db_, "insert");
+  BindRecord(insert.get(), *job);
+  if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+    const Status s = SqliteError(db_, "insert");
+    Exec("ROLLBACK");
+    return s;
+  }
+  job->seq = sqlite3_last_insert_rowid(db_);
+  job->id = "job-" + std::to_string(job->seq);
+  Statement name(db_, "UPDATE jobs SET id = ? WHERE seq = ?");
+  BindText(name.get(), 1, job->id);
+  sqlite3_bind_int64(name.get(), 2, job->seq);
+  if (sqlite3_step(name.get()) != SQLITE_DONE) {
+    const Status s = SqliteError(db_, "insert");
+    Exec("ROLLBACK");
+    return s;
+  }
+  return Exec("COMMIT");
+}
+
+Status JobStore::Update(JobRecord* job) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  job->updated_unix_ms = NowUnixMs();
+  // "id = ?1, name = ?2, ...": BindRecord's numbering.
+  std::string sql = "UPDATE jobs SET ";
+  const std::string columns = kColumns + 5;  // all but seq
+  int index = 1;
+  for (size_t start = 0; start < columns.size(); ++index) {
+    const size_t end = std::min(columns.find(',', start), columns.size());
+    const size_t first = columns.find_first_not_of(' ', start);
+    sql += (index > 1 ? ", " : "") + columns.substr(first, end - first) + " = ?" +
+           std::to_string(index);
+    start = end + 1;
+  }
+  sql += " WHERE seq = ?" + std::to_string(index);
+  Statement update(db_, sql);
+  if (!update.ok()) return SqliteError(db_, "update");
+  BindRecord(update.get(), *job);
+  sqlite3_bind_int64(update.get(), index, job->seq);
+  if (sqlite3_step(update.get()) != SQLITE_DONE) return SqliteError(db_, "update " + job->id);
+  if (sqlite3_changes(db_) != 1) return Status::NotFound("job " + job->id + " does not exist");
+  return Status::Ok();
+}
+
+Status JobStore::Query(const std::string& where_order_limit, const std::vector<int64_t>& ints,
+                       const std::string& text, std::vector<JobRecord>* out) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  Statement query(db_, std::string("SELECT ") + kColumns + " FROM jobs " + where_order_limit);
+  if (!query.ok()) return SqliteError(db_, "query");
+  int i = 1;
+  if (!text.empty()) BindText(query.get(), i++, text);
+  for (int64_t v : ints) sqlite3_bind_int64(query.get(), i++, v);
+  out->clear();
+  int rc;
+  while ((rc = sqlite3_step(query.get())) == SQLITE_ROW) out->push_back(ReadRecord(query.get()));
+  if (rc != SQLITE_DONE) return SqliteError(db_, "query");
+  return Status::Ok();
+}
+
+Status JobStore::Get(const std::string& id, JobRecord* out) {
+  std::vector<JobRecord> found;
+  MW_RETURN_IF_ERROR(Query("WHERE id = ?", {}, id, &found));
+  if (found.empty()) return Status::NotFound("job " + id + " does not exist");
+  *out = found[0];
+  return Status::Ok();
+}
+
+Status JobStore::List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out) {
+  return Query("WHERE (?1 = 0 OR state = ?1) AND (?2 = 0 OR seq < ?2) ORDER BY seq DESC LIMIT ?3",
+               {state, before_seq, limit}, "", out);
+}
+
+Status JobStore::ByState(JobState state, std::vector<JobRecord>* out) {
+  return Query("WHERE state = ? ORDER BY priority DESC, seq ASC", {static_cast<int>(state)}, "",
+               out);
+}
+
+}  // namespace mw

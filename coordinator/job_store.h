@@ -1,0 +1,86 @@
+// JobStore: the coordinator's durable record of every job, in SQLite (WAL journal,
+// synchronous=FULL): a transaction that returned is on disk, so a coordinator killed at any
+// instant and restarted finds every submitted job and all committed progress. The store
+// keeps what a job is and where it got to; which workers run it lives in memory, since
+// workers register again after a restart.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace mw {
+
+enum class JobState { kQueued = 1, kRunning = 2, kCompleted = 3, kFailed = 4, kCancelled = 5 };
+enum class JobPhase {
+  kNone = 0,
+  kPrior = 1,
+  kTopKRefresh = 2,
+  kTrain = 3,
+  kCheckpoint = 4,
+  kEvaluate = 5
+};
+
+bool IsFinal(JobState state);
+
+struct JobRecord {
+  int64_t seq = 0;  // submission order, assigned by Insert
+  std::string id;   // assigned by Insert: "job-<seq>"
+  std::string name;
+  std::string spec_json;
+  uint32_t world_size = 1;
+  int32_t priority = 0;
+  JobState state = JobState::kQueued;
+  JobPhase phase = JobPhase::kNone;
+  uint64_t epoch = 0;  // epochs completed (and checkpointed)
+  uint64_t epochs = 0;
+  uint64_t step = 0;  // steps done in the current epoch
+  uint64_t steps_per_epoch = 0;
+  double last_loss = 0;
+  double knn_top1 = 0;
+  double linear_top1 = 0;
+  uint64_t evaluated_epoch = 0;
+  uint64_t last_checkpoint = 0;  // 0: none committed
+  uint32_t checkpoint_world_size = 0;
+  uint32_t attempts = 0;
+  uint32_t failures = 0;  // consecutive failed attempts
+  std::string failure;
+  bool cancel_requested = false;
+  int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+};
+
+class JobStore {
+ public:
+  static Status Open(const std::string& path, std::unique_ptr<JobStore>* out);
+  ~JobStore();
+
+  // Assigns seq, id and timestamps.
+  Status Insert(JobRecord* job);
+  // Replaces the job's row (by id); refreshes updated_unix_ms.
+  Status Update(JobRecord* job);
+  Status Get(const std::string& id, JobRecord* out);
+  // Newest first. state 0: any. Jobs with seq < before_seq only (0: no bound).
+  Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
+  // Jobs in `state`, in scheduling order: priority descending, then submission order.
+  Status ByState(JobState state, std::vector<JobRecord>* out);
+
+ private:
+  explicit JobStore(sqlite3* db) : db_(db) {}
+  Status Exec(const std::string& sql);
+  Status Query(const std::string& where_order_limit, const std::vector<int64_t>& ints,
+               const std::string& text, std::vector<JobRecord>* out);
+
+  sqlite3* db_;
+  std::mutex mutex_;
+};
+
+int64_t NowUnixMs();
+
+}  // namespace mw
