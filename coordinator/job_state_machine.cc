@@ -1,0 +1,71 @@
+#include "coordinator/job_state_machine.h"
+
+namespace mw {
+
+namespace {
+
+TaskPlan EpochStart(const JobRecord& job) {
+  TaskPlan plan;
+  if (job.epoch >= job.epochs) {
+    plan.kind = TaskKind::kEvaluate;
+    plan.epoch = job.epoch;
+    return plan;
+  }
+  plan.kind = TaskKind::kTopKRefresh;
+  plan.epoch = job.epoch;
+  return plan;
+}
+
+}  // namespace
+
+TaskPlan JobStateMachine::Start(const JobRecord& job) {
+  TaskPlan plan;
+  plan.kind = TaskKind::kStart;
+  plan.epoch = job.epoch;
+  plan.checkpoint = job.last_checkpoint;
+  return plan;
+}
+
+bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
+                           TaskPlan* next) {
+  switch (done.kind) {
+    case TaskKind::kStart:
+      job->steps_per_epoch = outcome.steps_per_epoch;
+      job->step = 0;
+      *next = EpochStart(*job);
+      break;
+    case TaskKind::kTopKRefresh:
+      next->kind = TaskKind::kTrain;
+      next->epoch = done.epoch;
+      next->first_step = 0;
+      next->last_step = job->steps_per_epoch;
+      break;
+    case TaskKind::kTrain:
+      job->step = done.last_step;
+      job->last_loss = outcome.mean_loss;
+      next->kind = TaskKind::kCheckpoint;
+      next->epoch = done.epoch;
+      next->checkpoint = job->last_checkpoint + 1;
+      break;
+    case TaskKind::kCheckpoint:
+      // Called once the checkpoint committed on every shard server.
+      job->last_checkpoint = done.checkpoint;
+      job->checkpoint_world_size = job->world_size;
+      job->epoch = done.epoch + 1;
+      job->step = 0;
+      *next = EpochStart(*job);
+      break;
+    case TaskKind::kEvaluate:
+      job->knn_top1 = outcome.knn_top1;
+      job->linear_top1 = outcome.linear_top1;
+      job->evaluated_epoch = job->epoch;
+      return false;
+  }
+  job->phase = next->kind == TaskKind::kTopKRefresh  ? JobPhase::kTopKRefresh
+               : next->kind == TaskKind::kTrain      ? JobPhase::kTrain
+               : next->kind == TaskKind::kCheckpoint ? JobPhase::kCheckpoint
+                                                     : JobPhase::kEvaluate;
+  return true;
+}
+
+}  // namespace mw

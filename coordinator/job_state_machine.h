@@ -1,0 +1,45 @@
+// JobStateMachine: what a running job's gang does next, decided from the job's durable
+// record alone, so a coordinator restarted from its database picks up exactly where the
+// committed progress says:
+//
+//   START (prior, or load checkpoint) -> [TOPK_REFRESH -> TRAIN -> CHECKPOINT]* -> EVALUATE
+//
+// Progress only moves when a checkpoint commits (epoch and last_checkpoint advance
+// together), so anything after the last commit is redone after a failure.
+#pragma once
+
+#include <cstdint>
+
+#include "coordinator/job_store.h"
+
+namespace mw {
+
+enum class TaskKind { kStart = 1, kTopKRefresh = 2, kTrain = 3, kCheckpoint = 4, kEvaluate = 5 };
+
+struct TaskPlan {
+  TaskKind kind = TaskKind::kStart;
+  uint64_t epoch = 0;
+  uint64_t first_step = 0;
+  uint64_t last_step = 0;
+  uint64_t checkpoint = 0;  // START: the one to load (0: prior); CHECKPOINT: the one to write
+};
+
+// What the gang reported for a task, all ranks together.
+struct TaskOutcome {
+  double mean_loss = 0;
+  uint64_t steps_per_epoch = 0;
+  double knn_top1 = 0;
+  double linear_top1 = 0;
+};
+
+class JobStateMachine {
+ public:
+  // The first task of a (re)started gang.
+  static TaskPlan Start(const JobRecord& job);
+  // The task after `done` succeeded; applies its outcome to `job` (the caller persists it).
+  // Returns false when the job has nothing left to do (then it is COMPLETED).
+  static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
+                   TaskPlan* next);
+};
+
+}  // namespace mw
