@@ -15,6 +15,9 @@ class Module;
 
 namespace mw {
 
+// The pickled state dict's bytes (what a checkpoint stores for `mwctl export`).
+std::string StateDictBytes(const torch::nn::Module& module);
+
 // Written to path + ".tmp", fsync'd, then renamed: a reader never sees half a file.
 Status ExportStateDict(const torch::nn::Module& module, const std::string& path);
 

@@ -6,11 +6,13 @@
 
 #include <cmath>
 #include <opencv2/core/mat.hpp>
+#include <sstream>
 
 #include "worker/classifier/topk_refresh.h"
 #include "worker/comm/tensor_buffer.h"
 #include "worker/data/batch_loader.h"
 #include "worker/model/resnet.h"
+#include "worker/model/state_dict_export.h"
 #include "worker/training/fine_tuning.h"
 #include "worker/training/plain_images.h"
 #include "worker/training/projection_head.h"
@@ -88,7 +90,7 @@ Status Trainer::InitializeClassifier() {
     MW_RETURN_IF_ERROR(Embeddings(*data_, begin + i, n, batch_statistics, &x));
     rows.narrow(0, i, n).copy_(x);
   }
-  return Status::Ok();
+  return batch_statistics ? AverageBatchNormStatistics() : Status::Ok();
 }
 
 Status Trainer::Embeddings(const Dataset& data, int64_t first, int64_t count, bool batch_statistics,
@@ -108,6 +110,47 @@ Status Trainer::FineTune(const Dataset& train, const Dataset& test, const FineTu
   return mw::FineTune(model_->backbone, model_->spec, *comm_, train, test, augmenter_, options,
                       top1);
 }
+
+Status Trainer::SaveModel(std::string* out) const {
+  try {
+    torch::serialize::OutputArchive archive;
+    model_->backbone->save(archive);
+    torch::serialize::OutputArchive head;
+    model_->head->save(head);
+    archive.write("head", head);
+    torch::serialize::OutputArchive optimizer;
+    model_->optimizer->save(optimizer);
+    archive.write("optimizer", optimizer);
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    *out = bytes.str();
+  } catch (const c10::Error& e) {
+    return Status::Internal(std::string("saving the model: ") + e.what_without_backtrace());
+  }
+  return Status::Ok();
+}
+
+Status Trainer::LoadModel(const std::string& bytes) {
+  try {
+    std::istringstream in(bytes);
+    torch::serialize::InputArchive archive;
+    archive.load_from(in);
+    model_->backbone->load(archive);
+    torch::serialize::InputArchive head, optimizer;
+    archive.read("head", head);
+    model_->head->load(head);
+    archive.read("optimizer", optimizer);
+    model_->optimizer->load(optimizer);
+  } catch (const c10::Error& e) {
+    return Status::DataLoss(std::string("the checkpoint's model does not load: ") +
+                            e.what_without_backtrace());
+  }
+  return Status::Ok();
+}
+
+std::string Trainer::BackboneStateDict() const { return StateDictBytes(*model_->backbone); }
+
+at::Tensor Trainer::classifier_momentum() const { return classifier_->momentum_buffer(); }
 
 at::Tensor Trainer::classifier_rows() const { return classifier_->weights(); }
 int64_t Trainer::classifier_row_begin() const { return classifier_->row_begin(); }
@@ -136,6 +179,27 @@ double Trainer::LearningRate(double base, int64_t epoch, int64_t step) const {
   const double span = static_cast<double>(config_.epochs - config_.warmup_epochs);
   const double progress = span > 0 ? (t - config_.warmup_epochs) / span : 1.0;
   return base * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
+}
+
+Status Trainer::AverageBatchNormStatistics() {
+  std::vector<at::Tensor> buffers;
+  for (auto& b : model_->backbone->named_buffers()) {
+    if (b.value().is_floating_point()) buffers.push_back(b.value());
+  }
+  for (auto& b : model_->head->named_buffers()) {
+    if (b.value().is_floating_point()) buffers.push_back(b.value());
+  }
+  std::vector<at::Tensor> flat_parts;
+  for (const auto& b : buffers) flat_parts.push_back(b.reshape(-1));
+  at::Tensor flat = at::cat(flat_parts);
+  MW_RETURN_IF_ERROR(comm_->AllReduce(ViewOf(flat), ReduceOp::kSum));
+  flat.div_(comm_->world_size());
+  int64_t offset = 0;
+  for (auto& b : buffers) {
+    b.view(-1).copy_(flat.narrow(0, offset, b.numel()));
+    offset += b.numel();
+  }
+  return Status::Ok();
 }
 
 Status Trainer::AllReduceGradients() {
@@ -200,7 +264,7 @@ Status Trainer::TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss)
     ++steps;
   }
   *mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0;
-  return Status::Ok();
+  return AverageBatchNormStatistics();
 }
 
 Status Trainer::Features(const Dataset& data, at::Tensor* out) {

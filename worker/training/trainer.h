@@ -59,8 +59,17 @@ class Trainer {
   Status FineTune(const Dataset& train, const Dataset& test, const FineTuneOptions& options,
                   double* top1);
 
-  // This rank's classifier rows [row_begin, row_end) of the N x d matrix.
+  // The replicated state (backbone, head, their optimizer) as bytes, and back; the same on
+  // every rank, so rank 0's copy is the checkpoint's.
+  Status SaveModel(std::string* out) const;
+  Status LoadModel(const std::string& bytes);
+  // The backbone as a torchvision-loadable state dict (state_dict_export.h).
+  std::string BackboneStateDict() const;
+
+  // This rank's classifier rows [row_begin, row_end) of the N x d matrix, and their momentum:
+  // writable, so a checkpoint loads into them.
   at::Tensor classifier_rows() const;
+  at::Tensor classifier_momentum() const;
   int64_t classifier_row_begin() const;
 
   int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
@@ -70,6 +79,10 @@ class Trainer {
   Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data);
   double LearningRate(double base, int64_t epoch, int64_t step) const;
   Status AllReduceGradients();
+  // Each rank's BN running statistics come from its own batches; averaging them after every
+  // pass that updates them keeps the replicas identical (what DDP's buffer broadcast is for),
+  // so evaluation and checkpoints see one model whichever rank serves them.
+  Status AverageBatchNormStatistics();
 
   TrainerConfig config_;
   Communicator* comm_;

@@ -1,0 +1,120 @@
+// One rank of the checkpoint test. MW_MODE=save: initialise from the prior, train a few
+// steps (so momentum is non-zero), write this rank's pieces to the shard servers in
+// MW_SHARD_SERVERS, and leave the pieces' records and the raw rows in MW_DIR for the test.
+// MW_MODE=load: load the committed checkpoint into a fresh trainer (any world size) and
+// check every row and momentum row against what the savers left.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <grpcpp/create_channel.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "shard_server/shard_service.h"
+#include "tests/support/check.h"
+#include "worker/checkpoint/trainer_checkpoint.h"
+#include "worker/comm/gloo_communicator.h"
+#include "worker/data/in_memory_dataset.h"
+
+namespace {
+
+std::vector<std::string> Split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(item);
+  return out;
+}
+
+// Every saver's rows of one tensor, assembled: [N, d].
+at::Tensor SavedRows(const std::string& dir, const char* name, int64_t n, int64_t d) {
+  at::Tensor all = at::full({n, d}, std::nanf(""));
+  for (int r = 0;; ++r) {
+    std::ifstream in(dir + "/" + name + "." + std::to_string(r), std::ios::binary);
+    if (!in) break;
+    int64_t begin = 0, rows = 0;
+    in.read(reinterpret_cast<char*>(&begin), sizeof(begin));
+    in.read(reinterpret_cast<char*>(&rows), sizeof(rows));
+    in.read(static_cast<char*>(all.narrow(0, begin, rows).data_ptr()), rows * d * 4);
+  }
+  return all;
+}
+
+}  // namespace
+
+int main() {
+  at::set_num_threads(1);
+  mw::GlooOptions options;
+  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  std::unique_ptr<mw::Communicator> comm;
+  MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
+  const std::string mode = std::getenv("MW_MODE"), dir = std::getenv("MW_DIR");
+  std::vector<std::unique_ptr<mw::ShardClient>> clients;
+  std::vector<mw::ShardClient*> servers;
+  for (const auto& address : Split(std::getenv("MW_SHARD_SERVERS"))) {
+    clients.push_back(std::make_unique<mw::ShardClient>(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials())));
+    servers.push_back(clients.back().get());
+  }
+  mw::GreyImages images;
+  MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTrain, &images));
+  const mw::InMemoryDataset data(mw::FirstImages(std::move(images), 997), "train");
+  mw::TrainerConfig config;
+  config.classifier.top_k = 5;
+  config.local_batch = 30;
+  config.seed = mode == "save" ? 1 : 2;  // the loader starts from another network
+  std::unique_ptr<mw::Trainer> trainer;
+  MW_CHECK_OK(mw::Trainer::Create(config, comm.get(), &data, &trainer));
+  const int rank = comm->rank();
+  const int64_t n = data.size(), begin = trainer->classifier_row_begin();
+  const char* names[] = {"classifier.weight", "classifier.momentum"};
+
+  if (mode == "save") {
+    MW_CHECK_OK(trainer->InitializeClassifier());
+    MW_CHECK_OK(trainer->RefreshNeighbors(0));
+    double loss = 0;
+    MW_CHECK_OK(trainer->TrainEpoch(0, trainer->steps_per_epoch() - 3, &loss));
+    std::vector<mw::WrittenPiece> written;
+    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, &written));
+    std::ofstream pieces(dir + "/pieces." + std::to_string(rank));
+    for (const auto& w : written) {
+      millionway::v1::PieceInfo info;
+      mw::FillInfo(w.piece, &info);
+      pieces << w.server << " " << info.SerializeAsString().size() << "\n"
+             << info.SerializeAsString();
+    }
+    for (int t = 0; t < 2; ++t) {
+      const at::Tensor rows = t == 0 ? trainer->classifier_rows() : trainer->classifier_momentum();
+      std::ofstream out(dir + "/" + names[t] + "." + std::to_string(rank), std::ios::binary);
+      const int64_t count = rows.size(0);
+      out.write(reinterpret_cast<const char*>(&begin), sizeof(begin));
+      out.write(reinterpret_cast<const char*>(&count), sizeof(count));
+      out.write(static_cast<const char*>(rows.contiguous().data_ptr()), count * rows.size(1) * 4);
+    }
+    at::Tensor features;  // the backbone as saved, seen through its outputs
+    MW_CHECK_OK(trainer->Features(data, &features));
+    if (rank == 0) {
+      std::ofstream(dir + "/features", std::ios::binary)
+          .write(static_cast<const char*>(features.data_ptr()), features.numel() * 4);
+    }
+    return comm->Barrier().ok() ? 0 : 1;
+  }
+
+  MW_CHECK_OK(mw::LoadCheckpoint(*trainer, n, servers, "ckpt-test", 1));
+  for (int t = 0; t < 2; ++t) {
+    const at::Tensor loaded = t == 0 ? trainer->classifier_rows() : trainer->classifier_momentum();
+    const at::Tensor saved =
+        SavedRows(dir, names[t], n, loaded.size(1)).narrow(0, begin, loaded.size(0));
+    MW_CHECK(at::equal(loaded, saved), "%s rows [%lld, +%lld) differ after loading", names[t],
+             static_cast<long long>(begin), static_cast<long long>(loaded.size(0)));
+  }
+  at::Tensor features;
+  MW_CHECK_OK(trainer->Features(data, &features));
+  at::Tensor saved = at::empty_like(features);
+  std::ifstream(dir + "/features", std::ios::binary)
+      .read(static_cast<char*>(saved.data_ptr()), saved.numel() * 4);
+  const double diff = (features - saved).abs().max().item<double>();
+  MW_CHECK(diff < 1e-5, "the loaded backbone's features differ by %g", diff);
+  return comm->Barrier().ok() ? 0 : 1;
+}

@@ -1,0 +1,100 @@
+#include "worker/checkpoint/trainer_checkpoint.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "common/row_partition.h"
+
+namespace mw {
+
+namespace {
+
+constexpr const char* kRowTensors[] = {"classifier.weight", "classifier.momentum"};
+
+at::Tensor RowTensor(Trainer& trainer, const std::string& name) {
+  return name == "classifier.weight" ? trainer.classifier_rows() : trainer.classifier_momentum();
+}
+
+// [begin, end) of this rank's rows that server s holds; empty when end <= begin.
+std::pair<int64_t, int64_t> Overlap(int64_t begin, int64_t end, const RowPartition& servers,
+                                    int s) {
+  return {std::max(begin, servers.begin(s)), std::min(end, servers.end(s))};
+}
+
+}  // namespace
+
+Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
+                      const std::vector<ShardClient*>& servers, const std::string& job_id,
+                      uint64_t checkpoint, std::vector<WrittenPiece>* written) {
+  if (servers.empty()) return Status::InvalidArgument("no shard servers to checkpoint to");
+  written->clear();
+  const RowPartition partition(num_rows, static_cast<int>(servers.size()));
+  const int64_t begin = trainer.classifier_row_begin();
+  for (const char* name : kRowTensors) {
+    const at::Tensor rows = RowTensor(trainer, name).contiguous();
+    const int64_t end = begin + rows.size(0);
+    const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
+    for (int s = 0; s < partition.num_parts(); ++s) {
+      const auto [first, last] = Overlap(begin, end, partition, s);
+      if (last <= first) continue;
+      PieceRecord header;
+      header.tensor = name;
+      header.rows = true;
+      header.row_begin = static_cast<uint64_t>(first);
+      header.row_end = static_cast<uint64_t>(last);
+      header.row_bytes = row_bytes;
+      header.total_rows = static_cast<uint64_t>(num_rows);
+      WrittenPiece piece{s, {}};
+      const char* data = static_cast<const char*>(rows.data_ptr()) + (first - begin) * row_bytes;
+      MW_RETURN_IF_ERROR(servers[s]->WritePiece(job_id, checkpoint, header, data,
+                                                (last - first) * row_bytes, &piece.piece));
+      written->push_back(std::move(piece));
+    }
+  }
+  if (rank == 0) {
+    std::string model;
+    MW_RETURN_IF_ERROR(trainer.SaveModel(&model));
+    const std::string backbone = trainer.BackboneStateDict();
+    for (const auto& [name, bytes] : {std::pair<const char*, const std::string*>{"model", &model},
+                                      {"backbone.pt", &backbone}}) {
+      PieceRecord header;
+      header.tensor = name;
+      WrittenPiece piece{0, {}};
+      MW_RETURN_IF_ERROR(servers[0]->WritePiece(job_id, checkpoint, header, bytes->data(),
+                                                bytes->size(), &piece.piece));
+      written->push_back(std::move(piece));
+    }
+  }
+  return Status::Ok();
+}
+
+Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,
+                      const std::string& job_id, uint64_t checkpoint) {
+  if (servers.empty()) return Status::InvalidArgument("no shard servers to load from");
+  const RowPartition partition(num_rows, static_cast<int>(servers.size()));
+  const int64_t begin = trainer.classifier_row_begin();
+  for (const char* name : kRowTensors) {
+    at::Tensor rows = RowTensor(trainer, name);
+    const int64_t end = begin + rows.size(0);
+    const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
+    for (int s = 0; s < partition.num_parts(); ++s) {
+      const auto [first, last] = Overlap(begin, end, partition, s);
+      if (last <= first) continue;
+      std::string bytes;
+      MW_RETURN_IF_ERROR(servers[s]->ReadRows(job_id, checkpoint, name, first, last, &bytes));
+      if (bytes.size() != (last - first) * row_bytes) {
+        return Status::DataLoss(std::string(name) + ": server " + std::to_string(s) + " sent " +
+                                std::to_string(bytes.size()) + " bytes for rows [" +
+                                std::to_string(first) + ", " + std::to_string(last) + ")");
+      }
+      std::memcpy(static_cast<char*>(rows.data_ptr()) + (first - begin) * row_bytes, bytes.data(),
+                  bytes.size());
+    }
+  }
+  std::string model;
+  MW_RETURN_IF_ERROR(servers[0]->ReadBlob(job_id, checkpoint, "model", &model));
+  return trainer.LoadModel(model);
+}
+
+}  // namespace mw

@@ -1,0 +1,39 @@
+// A trainer's state as checkpoint pieces on the shard servers, and back.
+//
+// Row tensors (classifier.weight, classifier.momentum) are range-partitioned over the S
+// servers by RowPartition(N, S), independent of the W ranks that write them: each rank sends
+// the intersection of its rows with each server's range, so a checkpoint written by W ranks
+// loads on any other W' by reading each new range back, across piece boundaries. Rank 0 also
+// writes the replicated state ("model": backbone, head, optimizer) and the torchvision state
+// dict of the backbone ("backbone.pt", what `mwctl export` fetches) to server 0. The top-k
+// table is not stored: it is recomputed from the weights at the start of every epoch, and
+// checkpoints are taken at epoch ends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "shard_server/manifest.h"
+#include "shard_server/shard_client.h"
+#include "worker/training/trainer.h"
+
+namespace mw {
+
+struct WrittenPiece {
+  int server = 0;  // index into the server list
+  PieceRecord piece;
+};
+
+// Writes this rank's pieces of checkpoint `checkpoint`; does not commit (the coordinator
+// commits once every rank's pieces are in).
+Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
+                      const std::vector<ShardClient*>& servers, const std::string& job_id,
+                      uint64_t checkpoint, std::vector<WrittenPiece>* written);
+
+// Loads this rank's rows and the model from a committed checkpoint.
+Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,
+                      const std::string& job_id, uint64_t checkpoint);
+
+}  // namespace mw
