@@ -1,22 +1,128 @@
-// mwctl: millionway's command line. For now one command:
-//   mwctl train --spec FILE [--workers W]
-// validates the job spec, then runs the job on W local processes over loopback (Gloo) and
-// relays rank 0's progress. The service commands (submit, watch, local, ...) come with the
-// coordinator. mwctl itself does not link LibTorch.
+// mwctl: millionway's command line. It does not link LibTorch.
+//
+//   mwctl submit --spec F [--workers W] [--priority P] [--name N] [--watch]
+//   mwctl get ID | list [--state S] | cancel ID | watch ID
+//   mwctl export ID --output backbone.pt --shard-server HOST:PORT
+//   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D]
+//   mwctl train --spec F [--workers W]     (the job on bare local ranks, no services)
+//
+// Connection flags (--coordinator, --token-file, --tls-ca, --tls-cert, --tls-key) have
+// MW_* environment variables.
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 
+#include "cli/job_client.h"
+#include "cli/local_cluster.h"
+#include "cli/progress.h"
+#include "common/durable_file.h"
 #include "common/process_group.h"
+#include "shard_server/shard_client.h"
 #include "worker/training/job_spec.h"
 
+namespace mw {
+namespace {
+
+namespace v1 = millionway::v1;
+
+int Fail(const Status& status) {
+  std::fprintf(stderr, "mwctl: %s\n", status.ToString().c_str());
+  return status.code() == Status::Code::kInvalidArgument ? 2 : 1;
+}
+
+// Reads and validates a spec file locally, so a bad field is named with the file before any
+// call is made.
+Status ReadSpec(const std::string& path, std::string* text) {
+  JobSpec spec;
+  MW_RETURN_IF_ERROR(LoadJobSpec(path, &spec));
+  return ReadFile(path, text);
+}
+
+int WatchToEnd(JobClient& client, const std::string& id) {
+  v1::Job last;
+  const Status s = client.Watch(id, [&](const v1::Job& job) {
+    std::printf("%s\n", ProgressLine(job).c_str());
+    std::fflush(stdout);
+    last = job;
+  });
+  if (!s.ok()) return Fail(s);
+  std::printf("%s\n", Summary(last).c_str());
+  return last.state() == v1::COMPLETED ? 0 : 1;
+}
+
+int TrainOnRanks(const std::string& spec_path, int workers, int timeout_minutes) {
+  JobSpec spec;
+  const Status valid = LoadJobSpec(spec_path, &spec);
+  if (!valid.ok()) return Fail(valid);
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const int threads = std::max(1, static_cast<int>(cores) / workers);
+  const auto exits =
+      RunRanks(HelperPath("mw_train_rank"), {"--spec", spec_path}, workers,
+               {{"MW_THREADS", std::to_string(threads)}}, std::chrono::minutes(timeout_minutes));
+  if (AllSucceeded(exits)) return 0;
+  for (size_t r = 0; r < exits.size(); ++r) {
+    if (exits[r].timed_out) {
+      std::fprintf(stderr, "mwctl: rank %zu stopped after %d minutes\n", r, timeout_minutes);
+    } else if (!exits[r].exited || exits[r].code != 0) {
+      std::fprintf(stderr, "mwctl: rank %zu failed (status %d)\n", r, exits[r].code);
+    }
+  }
+  return 1;
+}
+
+}  // namespace
+}  // namespace mw
+
 int main(int argc, char** argv) {
+  using namespace mw;
   CLI::App app{"mwctl: millionway's command line"};
   app.require_subcommand(1);
-  std::string spec_path;
-  int workers = 2;
-  int timeout_minutes = 120;
-  CLI::App* train = app.add_subcommand("train", "run a job on local processes");
+  ConnectionOptions connection;
+  std::string token_file;
+  app.add_option("--coordinator", connection.address, "coordinator host:port")
+      ->envname("MW_COORDINATOR");
+  app.add_option("--token-file", token_file, "file holding the API bearer token")
+      ->envname("MW_TOKEN_FILE");
+  app.add_option("--tls-ca", connection.tls_ca, "PEM CA: connect with TLS")->envname("MW_TLS_CA");
+  app.add_option("--tls-cert", connection.tls_cert, "PEM client certificate (mutual TLS)")
+      ->envname("MW_TLS_CERT");
+  app.add_option("--tls-key", connection.tls_key, "PEM client key (mutual TLS)")
+      ->envname("MW_TLS_KEY");
+
+  std::string spec_path, id, name, output, shard_server, state, dir;
+  int workers = 2, shard_servers = 2, priority = 0, timeout_minutes = 120;
+  bool watch = false;
+  CLI::App* submit = app.add_subcommand("submit", "submit a job");
+  submit->add_option("--spec", spec_path, "job spec (JSON)")->required();
+  submit->add_option("--workers", workers, "W, the gang size")->check(CLI::Range(1, 4096));
+  submit->add_option("--priority", priority, "higher runs first");
+  submit->add_option("--name", name, "a name to show");
+  submit->add_flag("--watch", watch, "watch the job to its end");
+  CLI::App* get = app.add_subcommand("get", "show a job");
+  get->add_option("id", id)->required();
+  CLI::App* list = app.add_subcommand("list", "list jobs, newest first");
+  list->add_option("--state", state, "QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED");
+  CLI::App* cancel = app.add_subcommand("cancel", "cancel a job");
+  cancel->add_option("id", id)->required();
+  CLI::App* watch_cmd = app.add_subcommand("watch", "follow a job to its end");
+  watch_cmd->add_option("id", id)->required();
+  CLI::App* export_cmd = app.add_subcommand("export", "fetch a job's backbone (state dict)");
+  export_cmd->add_option("id", id)->required();
+  export_cmd->add_option("--output", output, "file to write")->required();
+  export_cmd->add_option("--shard-server", shard_server, "shard server 0's address")
+      ->envname("MW_SHARD_SERVER")
+      ->required();
+  CLI::App* local = app.add_subcommand("local", "the whole cluster on this machine, one job");
+  local->add_option("--spec", spec_path, "job spec (JSON)")->required();
+  local->add_option("--workers", workers, "W")->check(CLI::Range(1, 64));
+  local->add_option("--shard-servers", shard_servers, "S")->check(CLI::Range(1, 64));
+  local->add_option("--dir", dir, "data and logs (default: a new temporary directory)");
+  CLI::App* train = app.add_subcommand("train", "run a job on bare local ranks, no services");
   train->add_option("--spec", spec_path, "job spec (JSON)")->required();
   train->add_option("--workers", workers, "ranks (processes)")
       ->envname("MW_WORKERS")
@@ -24,26 +130,106 @@ int main(int argc, char** argv) {
   train->add_option("--timeout-minutes", timeout_minutes, "stop the job after this long");
   CLI11_PARSE(app, argc, argv);
 
-  mw::JobSpec spec;
-  const mw::Status valid = mw::LoadJobSpec(spec_path, &spec);
-  if (!valid.ok()) {
-    std::fprintf(stderr, "mwctl: %s\n", valid.message().c_str());
-    return 2;
-  }
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  const int threads = std::max(1, static_cast<int>(cores) / workers);
-  const auto exits = mw::RunRanks(mw::HelperPath("mw_train_rank"), {"--spec", spec_path}, workers,
-                                  {{"MW_THREADS", std::to_string(threads)}},
-                                  std::chrono::minutes(timeout_minutes));
-  if (!mw::AllSucceeded(exits)) {
-    for (size_t r = 0; r < exits.size(); ++r) {
-      if (exits[r].timed_out) {
-        std::fprintf(stderr, "mwctl: rank %zu stopped after %d minutes\n", r, timeout_minutes);
-      } else if (!exits[r].exited || exits[r].code != 0) {
-        std::fprintf(stderr, "mwctl: rank %zu failed (status %d)\n", r, exits[r].code);
-      }
+  if (train->parsed()) return TrainOnRanks(spec_path, workers, timeout_minutes);
+  if (!token_file.empty()) {
+    const Status s = ReadFile(token_file, &connection.token);
+    if (!s.ok()) return Fail(s);
+    while (!connection.token.empty() &&
+           std::isspace(static_cast<unsigned char>(connection.token.back()))) {
+      connection.token.pop_back();
     }
-    return 1;
   }
-  return 0;
+
+  std::unique_ptr<LocalCluster> cluster;
+  if (local->parsed()) {
+    std::string text;
+    if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return Fail(s);
+    LocalClusterOptions options;
+    options.dir =
+        dir.empty()
+            ? (std::filesystem::temp_directory_path() / ("mwctl-local-" + std::to_string(getpid())))
+                  .string()
+            : dir;
+    options.workers = workers;
+    options.shard_servers = shard_servers;
+    options.threads_per_worker =
+        std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / workers);
+    if (const Status s = LocalCluster::Start(options, &cluster); !s.ok()) return Fail(s);
+    std::printf("local cluster: coordinator %s, %d shard servers, %d workers; logs in %s\n",
+                cluster->coordinator_address().c_str(), shard_servers, workers,
+                options.dir.c_str());
+    std::fflush(stdout);
+    connection.address = cluster->coordinator_address();
+  }
+  // Ctrl-C or SIGTERM: a local cluster is shut down in order, which ends any watch.
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& error, int) {
+    if (error) return;
+    std::fprintf(stderr, "mwctl: interrupted, shutting down\n");
+    if (cluster) cluster->Stop();
+    std::_Exit(130);
+  });
+  std::thread signal_thread([&] { io.run(); });
+  const auto finish = [&](int code) {
+    io.stop();
+    signal_thread.join();
+    if (cluster) cluster->Stop();
+    return code;
+  };
+
+  std::unique_ptr<JobClient> client;
+  if (const Status s = JobClient::Connect(connection, &client); !s.ok()) return finish(Fail(s));
+  v1::Job job;
+  if (submit->parsed() || local->parsed()) {
+    std::string text;
+    if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return finish(Fail(s));
+    if (const Status s = client->Submit(name.empty() ? spec_path : name, text,
+                                        static_cast<uint32_t>(workers), priority, &job);
+        !s.ok()) {
+      return finish(Fail(s));
+    }
+    std::printf("submitted %s\n", job.id().c_str());
+    std::fflush(stdout);
+    if (!watch && !local->parsed()) return finish(0);
+    return finish(WatchToEnd(*client, job.id()));
+  }
+  if (get->parsed() || cancel->parsed()) {
+    const Status s = get->parsed() ? client->Get(id, &job) : client->Cancel(id, &job);
+    if (!s.ok()) return finish(Fail(s));
+    std::printf("%s\n%s\n", ProgressLine(job).c_str(), Summary(job).c_str());
+    return finish(0);
+  }
+  if (watch_cmd->parsed()) return finish(WatchToEnd(*client, id));
+  if (list->parsed()) {
+    v1::JobState filter = v1::JOB_STATE_UNSPECIFIED;
+    if (!state.empty() && !v1::JobState_Parse(state, &filter)) {
+      return finish(Fail(Status::InvalidArgument("--state: '" + state + "' is not a job state")));
+    }
+    v1::ListJobsResponse page;
+    if (const Status s = client->List(filter, 100, "", &page); !s.ok()) return finish(Fail(s));
+    for (const auto& j : page.jobs()) std::printf("%s\n", ProgressLine(j).c_str());
+    return finish(0);
+  }
+  if (export_cmd->parsed()) {
+    if (const Status s = client->Get(id, &job); !s.ok()) return finish(Fail(s));
+    if (job.last_checkpoint() == 0) {
+      return finish(Fail(Status::FailedPrecondition(id + " has no committed checkpoint yet")));
+    }
+    ConnectionOptions shard = connection;
+    shard.address = shard_server;
+    std::shared_ptr<grpc::Channel> channel;
+    if (const Status s = OpenChannel(shard, &channel); !s.ok()) return finish(Fail(s));
+    ShardClient shards(channel);
+    std::string bytes;
+    if (const Status s = shards.ReadBlob(id, job.last_checkpoint(), "backbone.pt", &bytes);
+        !s.ok()) {
+      return finish(Fail(s));
+    }
+    if (const Status s = WriteFileAtomically(output, bytes); !s.ok()) return finish(Fail(s));
+    std::printf("wrote %s (%zu bytes, checkpoint %llu of %s)\n", output.c_str(), bytes.size(),
+                static_cast<unsigned long long>(job.last_checkpoint()), id.c_str());
+    return finish(0);
+  }
+  return finish(0);
 }

@@ -1,5 +1,7 @@
 #include "coordinator/job_state_machine.h"
 
+#include <algorithm>
+
 namespace mw {
 
 namespace {
@@ -27,7 +29,9 @@ TaskPlan JobStateMachine::Start(const JobRecord& job) {
 }
 
 bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
-                           TaskPlan* next) {
+                           TaskPlan* next, int train_chunks_per_epoch) {
+  const uint64_t chunks = static_cast<uint64_t>(std::max(1, train_chunks_per_epoch));
+  const uint64_t chunk = std::max<uint64_t>(1, (job->steps_per_epoch + chunks - 1) / chunks);
   switch (done.kind) {
     case TaskKind::kStart:
       job->steps_per_epoch = outcome.steps_per_epoch;
@@ -38,14 +42,20 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
       next->kind = TaskKind::kTrain;
       next->epoch = done.epoch;
       next->first_step = 0;
-      next->last_step = job->steps_per_epoch;
+      next->last_step = std::min(chunk, job->steps_per_epoch);
       break;
     case TaskKind::kTrain:
       job->step = done.last_step;
       job->last_loss = outcome.mean_loss;
-      next->kind = TaskKind::kCheckpoint;
       next->epoch = done.epoch;
-      next->checkpoint = job->last_checkpoint + 1;
+      if (done.last_step < job->steps_per_epoch) {
+        next->kind = TaskKind::kTrain;
+        next->first_step = done.last_step;
+        next->last_step = std::min(done.last_step + chunk, job->steps_per_epoch);
+      } else {
+        next->kind = TaskKind::kCheckpoint;
+        next->checkpoint = job->last_checkpoint + 1;
+      }
       break;
     case TaskKind::kCheckpoint:
       // Called once the checkpoint committed on every shard server.

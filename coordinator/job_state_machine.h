@@ -2,8 +2,10 @@
 // record alone, so a coordinator restarted from its database picks up exactly where the
 // committed progress says:
 //
-//   START (prior, or load checkpoint) -> [TOPK_REFRESH -> TRAIN -> CHECKPOINT]* -> EVALUATE
+//   START (prior, or load checkpoint) -> [TOPK_REFRESH -> TRAIN+ -> CHECKPOINT]* -> EVALUATE
 //
+// An epoch's training is split into a few TRAIN tasks so that progress and loss reach the
+// job's watchers during the epoch.
 // Progress only moves when a checkpoint commits (epoch and last_checkpoint advance
 // together), so anything after the last commit is redone after a failure.
 #pragma once
@@ -38,8 +40,8 @@ class JobStateMachine {
   static TaskPlan Start(const JobRecord& job);
   // The task after `done` succeeded; applies its outcome to `job` (the caller persists it).
   // Returns false when the job has nothing left to do (then it is COMPLETED).
-  static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
-                   TaskPlan* next);
+  static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome, TaskPlan* next,
+                   int train_chunks_per_epoch = 1);
 };
 
 }  // namespace mw

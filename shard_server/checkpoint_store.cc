@@ -111,6 +111,12 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
   }
   const std::string dir = CheckpointDir(job_id, checkpoint);
   std::error_code error;
+  // A committed checkpoint is immutable: a piece rewritten under its manifest would be served
+  // as the old one until its checksum failed.
+  if (fs::exists(dir + "/" + kManifestName, error)) {
+    return Status::AlreadyExists("job " + job_id + " checkpoint " + std::to_string(checkpoint) +
+                                 " is committed; write a new checkpoint number");
+  }
   fs::create_directories(dir, error);
   if (error) return Status::Internal(dir + ": cannot create: " + error.message());
   auto writer = std::unique_ptr<PieceWriter>(new PieceWriter());

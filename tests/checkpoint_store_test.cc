@@ -84,6 +84,10 @@ TEST_F(Store, CommittedRowsReadBackAcrossPieceBoundaries) {
   EXPECT_EQ(Read(1, 0, 10, &out).code(), Status::Code::kNotFound);  // not committed yet
   Manifest manifest;
   ASSERT_TRUE(store_->Commit("job-1", 1, pieces, 0, &manifest).ok());
+  PieceRecord again;
+  again.tensor = "backbone";
+  std::unique_ptr<CheckpointStore::PieceWriter> writer;
+  EXPECT_EQ(store_->StartPiece("job-1", 1, again, &writer).code(), Status::Code::kAlreadyExists);
   ASSERT_TRUE(Read(1, 2990, 3010, &out).ok());
   EXPECT_EQ(out, Rows(2990, 3010, 600));
   ASSERT_TRUE(Read(1, 0, 5000, &out).ok());  // 3 MB: many blocks, many chunks

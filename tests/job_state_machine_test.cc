@@ -18,13 +18,11 @@ TEST(JobStateMachine, WalksEveryEpochAndResumesFromTheLastCommit) {
   outcome.steps_per_epoch = 40;
   std::vector<TaskKind> kinds;
   TaskPlan next;
-  while (JobStateMachine::Next(&job, plan, outcome, &next)) {
+  std::vector<uint64_t> train_ends;
+  while (JobStateMachine::Next(&job, plan, outcome, &next, /*train_chunks_per_epoch=*/3)) {
     kinds.push_back(next.kind);
     plan = next;
-    if (plan.kind == TaskKind::kTrain) {
-      EXPECT_EQ(plan.first_step, 0u);
-      EXPECT_EQ(plan.last_step, 40u);
-    }
+    if (plan.kind == TaskKind::kTrain) train_ends.push_back(plan.last_step);
     if (plan.kind == TaskKind::kCheckpoint) {
       EXPECT_EQ(plan.checkpoint, job.last_checkpoint + 1);
       // A restart here, before the commit, redoes the epoch from the previous checkpoint.
@@ -34,10 +32,11 @@ TEST(JobStateMachine, WalksEveryEpochAndResumesFromTheLastCommit) {
     }
     outcome.knn_top1 = 0.5;
   }
-  const std::vector<TaskKind> expected = {
-      TaskKind::kTopKRefresh, TaskKind::kTrain,      TaskKind::kCheckpoint, TaskKind::kTopKRefresh,
-      TaskKind::kTrain,       TaskKind::kCheckpoint, TaskKind::kEvaluate};
+  const TaskKind r = TaskKind::kTopKRefresh, t = TaskKind::kTrain, c = TaskKind::kCheckpoint;
+  const std::vector<TaskKind> expected = {r, t, t, t, c, r, t, t, t, c, TaskKind::kEvaluate};
   EXPECT_EQ(kinds, expected);
+  const std::vector<uint64_t> ends = {14, 28, 40, 14, 28, 40};  // 40 steps in chunks of 14
+  EXPECT_EQ(train_ends, ends);
   EXPECT_EQ(job.epoch, 2u);
   EXPECT_EQ(job.last_checkpoint, 2u);
   EXPECT_DOUBLE_EQ(job.knn_top1, 0.5);

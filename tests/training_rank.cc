@@ -12,6 +12,7 @@
 #include "worker/comm/gloo_communicator.h"
 #include "worker/data/in_memory_dataset.h"
 #include "worker/training/evaluation.h"
+#include "worker/training/fine_tuning.h"
 #include "worker/training/trainer.h"
 
 int main() {
@@ -57,6 +58,14 @@ int main() {
   }
   MW_CHECK(losses.back() < losses.front(), "loss did not fall: %.4f -> %.4f", losses.front(),
            losses.back());
+  // Semi-supervised evaluation: 10% of the labels (200 images).
+  mw::FineTuneOptions fine_tune;
+  fine_tune.label_fraction = 0.1;
+  fine_tune.epochs = 15;
+  double fine_tuned = 0;
+  MW_CHECK_OK(trainer->FineTune(train, test, fine_tune, &fine_tuned));
+  if (comm->rank() == 0) std::fprintf(stderr, "fine-tuned on 10%%: top-1 %.4f\n", fine_tuned);
+  MW_CHECK(fine_tuned > 0.4, "fine-tuning on 200 labels reached only %.4f", fine_tuned);
   MW_CHECK(trained.knn_top1 > random_init.knn_top1, "kNN %.4f does not beat random init %.4f",
            trained.knn_top1, random_init.knn_top1);
   return 0;

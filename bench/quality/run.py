@@ -61,12 +61,14 @@ def main():
     parser.add_argument("--ablation-subset", type=int, default=20000,
                         help="training images of each ablation run (0: all)")
     parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument("--no-main", action="store_true",
+                        help="baselines and ablations only (no 20-minute job)")
     parser.add_argument("--budget-s", type=int, default=1200, help="training time allowed")
     args = parser.parse_args()
     with open(args.spec) as f:
         base = json.load(f)
 
-    raw = subprocess.run([os.path.join(args.build, "bin", "quality_raw_pixels"),
+    raw = subprocess.run([os.path.join(args.build, "bench", "quality_raw_pixels"),
                           "--train-subset", str(base.get("train_subset", 0))],
                          check=True, capture_output=True, text=True).stdout
     m = RAW.search(raw)
@@ -74,7 +76,9 @@ def main():
 
     main_spec = dict(base, evaluate_every_epoch=True, fine_tune_fractions=[0.01, 0.1],
                      fine_tune_epochs=base.get("fine_tune_epochs", 10))
-    job = run_job(args.build, main_spec, "main")
+    job = {"evals": [], "epochs": [], "fine_tune": {}}
+    if not args.no_main:
+        job = run_job(args.build, main_spec, "main")
 
     ablations = []
     if not args.no_ablations:
@@ -110,6 +114,8 @@ def main():
         for name, (_, knn, linear, seconds) in ablations:
             print(f"| {name} | {seconds} | {knn:.4f} | {linear:.4f} |")
 
+    if args.no_main:
+        return 0
     within = [e for e in job["evals"] if e[0] != "random-init" and e[3] <= args.budget_s]
     best = max(within, key=lambda e: e[2]) if within else None
     print()

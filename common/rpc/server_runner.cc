@@ -5,6 +5,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -45,17 +46,36 @@ Status StartServer(const ServerOptions& options, const std::vector<grpc::Service
   if (*out == nullptr || *port == 0) {
     return Status::Unavailable("cannot listen on " + options.listen);
   }
+  if (!options.port_file.empty()) {
+    MW_RETURN_IF_ERROR(WriteFileAtomically(options.port_file, std::to_string(*port) + "\n"));
+  }
   return Status::Ok();
 }
 
-std::string ServeUntilSignal(grpc::Server* server, std::chrono::seconds grace) {
+void AddServerFlags(CLI::App& app, ServerOptions* options) {
+  app.add_option("--listen", options->listen, "address:port to serve on (port 0: any free port)")
+      ->envname("MW_LISTEN");
+  app.add_option("--tls-cert", options->tls.cert, "PEM certificate chain (enables TLS)")
+      ->envname("MW_TLS_CERT");
+  app.add_option("--tls-key", options->tls.key, "PEM private key")->envname("MW_TLS_KEY");
+  app.add_option("--tls-client-ca", options->tls.client_ca,
+                 "PEM CA bundle; clients must present a certificate it signed (mutual TLS)")
+      ->envname("MW_TLS_CLIENT_CA");
+  app.add_option("--port-file", options->port_file, "write the bound port here once serving")
+      ->envname("MW_PORT_FILE");
+  app.add_option("--grace-seconds", options->grace_seconds,
+                 "on SIGTERM, time allowed for calls in flight")
+      ->envname("MW_GRACE_SECONDS");
+}
+
+std::string ServeUntilSignal(grpc::Server* server, const ServerOptions& options) {
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   int received = 0;
   signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
   io.run();
   server->GetHealthCheckService()->SetServingStatus(false);
-  server->Shutdown(std::chrono::system_clock::now() + grace);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(options.grace_seconds));
   return received == SIGTERM ? "SIGTERM" : "SIGINT";
 }
 

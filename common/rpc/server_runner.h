@@ -16,6 +16,9 @@
 namespace grpc {
 class Service;
 }
+namespace CLI {
+class App;
+}
 
 namespace mw {
 
@@ -29,15 +32,21 @@ struct ServerOptions {
   std::string listen = "127.0.0.1:0";  // port 0: any free port
   TlsFiles tls;
   int max_message_bytes = 8 << 20;
+  std::string port_file;  // the bound port is written here once serving
+  int grace_seconds = 20;
 };
 
-// Builds and starts the server; *port is the bound port.
+// The flags every server takes (--listen, --tls-*, --port-file, --grace-seconds), each with
+// its MW_* environment variable.
+void AddServerFlags(CLI::App& app, ServerOptions* options);
+
+// Builds and starts the server; *port is the bound port, also written to the port file.
 Status StartServer(const ServerOptions& options, const std::vector<grpc::Service*>& services,
                    std::unique_ptr<grpc::Server>* out, int* port);
 
-// Blocks until SIGTERM or SIGINT, then shuts `server` down, waiting up to `grace` for calls
-// in flight. Returns the signal's name.
-std::string ServeUntilSignal(grpc::Server* server, std::chrono::seconds grace);
+// Blocks until SIGTERM or SIGINT, then shuts `server` down, waiting up to the grace period
+// for calls in flight. Returns the signal's name.
+std::string ServeUntilSignal(grpc::Server* server, const ServerOptions& options);
 
 // Reads a whole text file (certificates) for credentials; NOT_FOUND naming it.
 Status ReadPem(const std::string& path, std::string* out);

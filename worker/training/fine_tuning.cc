@@ -13,6 +13,7 @@
 #include "worker/data/batch_loader.h"
 #include "worker/data/distributed_sampler.h"
 #include "worker/training/plain_images.h"
+#include "worker/training/replica_sync.h"
 
 namespace mw {
 
@@ -48,20 +49,6 @@ void CopyState(const torch::nn::Module& from, torch::nn::Module& to) {
   for (auto& b : to.named_buffers()) b.value().copy_(buffers[b.key()]);
 }
 
-Status AllReduceGradients(Communicator& comm, const std::vector<at::Tensor>& params) {
-  std::vector<at::Tensor> grads;
-  for (const auto& p : params) grads.push_back(p.grad().reshape(-1));
-  at::Tensor flat = at::cat(grads);
-  MW_RETURN_IF_ERROR(comm.AllReduce(ViewOf(flat), ReduceOp::kSum));
-  flat.div_(comm.world_size());
-  int64_t offset = 0;
-  for (const auto& p : params) {
-    p.grad().view(-1).copy_(flat.narrow(0, offset, p.numel()));
-    offset += p.numel();
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::vector<int64_t> LabelledSubset(int64_t num_images, double fraction, uint64_t seed) {
@@ -89,9 +76,8 @@ Status FineTune(const ResNet& pretrained, const ResNetSpec& spec, Communicator& 
                                                 MixSeed(options.seed, 0xf17e), &sampler));
   ResNet backbone(spec);
   CopyState(*pretrained, *backbone);
-  torch::nn::Linear head(backbone->feature_dim(), train.num_labels());
   torch::manual_seed(options.seed);  // the same head on every rank
-  head->reset();
+  torch::nn::Linear head(backbone->feature_dim(), train.num_labels());
   std::vector<at::Tensor> params = backbone->parameters();
   for (const auto& p : head->parameters()) params.push_back(p);
   std::vector<torch::optim::OptimizerParamGroup> groups;
@@ -127,7 +113,8 @@ Status FineTune(const ResNet& pretrained, const ResNetSpec& spec, Communicator& 
                                                                    at::tensor(labels, at::kLong));
       optimizer.zero_grad();
       loss.backward();
-      MW_RETURN_IF_ERROR(AllReduceGradients(comm, params));
+      // Each rank's loss is the mean over its own samples: average the gradients.
+      MW_RETURN_IF_ERROR(AllReduceTensors(comm, GradientsOf(params), 1.0 / comm.world_size()));
       const double progress =
           static_cast<double>(epoch * sampler.steps_per_epoch() + batch.step) / total_steps;
       const double decay = 0.5 * (1 + std::cos(M_PI * progress));

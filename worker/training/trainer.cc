@@ -16,6 +16,7 @@
 #include "worker/training/fine_tuning.h"
 #include "worker/training/plain_images.h"
 #include "worker/training/projection_head.h"
+#include "worker/training/replica_sync.h"
 
 namespace mw {
 
@@ -182,45 +183,24 @@ double Trainer::LearningRate(double base, int64_t epoch, int64_t step) const {
 }
 
 Status Trainer::AverageBatchNormStatistics() {
-  std::vector<at::Tensor> buffers;
-  for (auto& b : model_->backbone->named_buffers()) {
-    if (b.value().is_floating_point()) buffers.push_back(b.value());
-  }
-  for (auto& b : model_->head->named_buffers()) {
-    if (b.value().is_floating_point()) buffers.push_back(b.value());
-  }
-  std::vector<at::Tensor> flat_parts;
-  for (const auto& b : buffers) flat_parts.push_back(b.reshape(-1));
-  at::Tensor flat = at::cat(flat_parts);
-  MW_RETURN_IF_ERROR(comm_->AllReduce(ViewOf(flat), ReduceOp::kSum));
-  flat.div_(comm_->world_size());
-  int64_t offset = 0;
-  for (auto& b : buffers) {
-    b.view(-1).copy_(flat.narrow(0, offset, b.numel()));
-    offset += b.numel();
-  }
-  return Status::Ok();
+  std::vector<at::Tensor> buffers = FloatingBuffers(model_->backbone->named_buffers());
+  for (const auto& b : FloatingBuffers(model_->head->named_buffers())) buffers.push_back(b);
+  return AllReduceTensors(*comm_, buffers, 1.0 / comm_->world_size());
 }
 
 Status Trainer::AllReduceGradients() {
-  std::vector<at::Tensor> grads;
-  for (auto& p : model_->Parameters()) {
-    if (!p.grad().defined()) p.mutable_grad() = at::zeros_like(p);
-    grads.push_back(p.grad().view(-1));
-  }
-  at::Tensor flat = at::cat(grads);
   // Each rank's backward carries its own samples' share of the global mean loss: the sum
   // over ranks is the gradient.
-  MW_RETURN_IF_ERROR(comm_->AllReduce(ViewOf(flat), ReduceOp::kSum));
-  int64_t offset = 0;
-  for (auto& g : grads) {
-    g.copy_(flat.narrow(0, offset, g.numel()));
-    offset += g.numel();
-  }
-  return Status::Ok();
+  return AllReduceTensors(*comm_, GradientsOf(model_->Parameters()), 1.0);
 }
 
-Status Trainer::TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss) {
+Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
+                           double* mean_loss) {
+  if (first_step < 0 || last_step > steps_per_epoch() || first_step > last_step) {
+    return Status::InvalidArgument("steps [" + std::to_string(first_step) + ", " +
+                                   std::to_string(last_step) + ") of an epoch of " +
+                                   std::to_string(steps_per_epoch()));
+  }
   model_->backbone->train();
   model_->head->train();
   const int64_t b = config_.local_batch;
@@ -228,8 +208,10 @@ Status Trainer::TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss)
   BatchLoaderOptions loader_options;
   loader_options.threads = config_.loader_threads;
   loader_options.prefetch = config_.prefetch_batches;
-  BatchLoader loader(*data_, augmenter_, config_.seed, epoch,
-                     sampler_.EpochIds(epoch, comm_->rank()), b, first_step, loader_options);
+  std::vector<int64_t> epoch_ids = sampler_.EpochIds(epoch, comm_->rank());
+  epoch_ids.resize(static_cast<size_t>(last_step * b));
+  BatchLoader loader(*data_, augmenter_, config_.seed, epoch, std::move(epoch_ids), b, first_step,
+                     loader_options);
   double loss_sum = 0;
   int64_t steps = 0;
   while (!loader.done()) {

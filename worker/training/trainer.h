@@ -41,8 +41,12 @@ class Trainer {
   // Top-k of the classifier rows, routed to the ranks that load each instance in `epoch`.
   Status RefreshNeighbors(int64_t epoch);
 
-  // Steps [first_step, steps_per_epoch) of `epoch`; mean loss over them in *mean_loss.
-  Status TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss);
+  // Steps [first_step, last_step) of `epoch`; mean loss over them in *mean_loss.
+  Status TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step, double* mean_loss);
+  // Steps [first_step, steps_per_epoch) of `epoch`.
+  Status TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss) {
+    return TrainSteps(epoch, first_step, steps_per_epoch(), mean_loss);
+  }
 
   // Backbone features of every image of `data` (un-augmented), in eval mode:
   // [data.size(), feature_dim] on every rank. Each rank extracts a contiguous part; an

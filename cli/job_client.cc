@@ -1,0 +1,96 @@
+#include "cli/job_client.h"
+
+#include <grpcpp/client_context.h>
+
+#include "common/rpc/grpc_status.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+const char* StateName(v1::JobState state) {
+  switch (state) {
+    case v1::QUEUED:
+      return "QUEUED";
+    case v1::RUNNING:
+      return "RUNNING";
+    case v1::COMPLETED:
+      return "COMPLETED";
+    case v1::FAILED:
+      return "FAILED";
+    case v1::CANCELLED:
+      return "CANCELLED";
+    default:
+      return "UNKNOWN";
+  }
+}
+
+Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out) {
+  std::shared_ptr<grpc::Channel> channel;
+  MW_RETURN_IF_ERROR(OpenChannel(options, &channel));
+  auto client = std::unique_ptr<JobClient>(new JobClient());
+  client->token_ = options.token;
+  client->stub_ = v1::JobService::NewStub(channel);
+  *out = std::move(client);
+  return Status::Ok();
+}
+
+void JobClient::Prepare(grpc::ClientContext* context) const {
+  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
+}
+
+Status JobClient::Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
+                         int32_t priority, v1::Job* out) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::SubmitJobRequest request;
+  request.set_name(name);
+  request.set_spec_json(spec_json);
+  request.set_world_size(world_size);
+  request.set_priority(priority);
+  v1::SubmitJobResponse response;
+  MW_RETURN_IF_ERROR(FromGrpc(stub_->Submit(&context, request, &response)));
+  *out = response.job();
+  return Status::Ok();
+}
+
+Status JobClient::Get(const std::string& id, v1::Job* out) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::GetJobRequest request;
+  request.set_id(id);
+  return FromGrpc(stub_->Get(&context, request, out));
+}
+
+Status JobClient::List(v1::JobState state, uint32_t page_size, const std::string& page_token,
+                       v1::ListJobsResponse* out) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::ListJobsRequest request;
+  request.set_state(state);
+  request.set_page_size(page_size);
+  request.set_page_token(page_token);
+  return FromGrpc(stub_->List(&context, request, out));
+}
+
+Status JobClient::Cancel(const std::string& id, v1::Job* out) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::CancelJobRequest request;
+  request.set_id(id);
+  return FromGrpc(stub_->Cancel(&context, request, out));
+}
+
+Status JobClient::Watch(const std::string& id,
+                        const std::function<void(const v1::Job&)>& on_update) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::WatchJobRequest request;
+  request.set_id(id);
+  auto reader = stub_->Watch(&context, request);
+  v1::Job job;
+  while (reader->Read(&job)) on_update(job);
+  return FromGrpc(reader->Finish());
+}
+
+}  // namespace mw

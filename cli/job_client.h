@@ -1,0 +1,41 @@
+// JobClient: mwctl's connection to a coordinator's JobService, with the bearer token and TLS
+// settings a deployment asks for.
+#pragma once
+
+#include <grpcpp/channel.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/rpc/client_channel.h"
+#include "common/status.h"
+#include "millionway/v1/job.grpc.pb.h"
+
+namespace mw {
+
+class JobClient {
+ public:
+  static Status Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out);
+
+  Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
+                int32_t priority, millionway::v1::Job* out);
+  Status Get(const std::string& id, millionway::v1::Job* out);
+  Status List(millionway::v1::JobState state, uint32_t page_size, const std::string& page_token,
+              millionway::v1::ListJobsResponse* out);
+  Status Cancel(const std::string& id, millionway::v1::Job* out);
+  // Calls on_update for every state the server streams, until the job ends.
+  Status Watch(const std::string& id,
+               const std::function<void(const millionway::v1::Job&)>& on_update);
+
+ private:
+  void Prepare(grpc::ClientContext* context) const;
+
+  std::string token_;
+  std::unique_ptr<millionway::v1::JobService::Stub> stub_;
+};
+
+const char* StateName(millionway::v1::JobState state);
+
+}  // namespace mw

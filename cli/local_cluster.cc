@@ -1,0 +1,97 @@
+#include "cli/local_cluster.h"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "common/process_group.h"
+
+namespace mw {
+
+Status LocalCluster::StartServer(const std::string& program, std::vector<std::string> args,
+                                 const std::string& name, ChildProcess* out, std::string* address) {
+  const std::string port_file = options_.dir + "/" + name + ".port";
+  std::filesystem::remove(port_file);
+  args.insert(args.end(), {"--listen", "127.0.0.1:0", "--port-file", port_file});
+  MW_RETURN_IF_ERROR(
+      ChildProcess::Start(Binary(program), args, {}, options_.dir + "/" + name + ".log", out));
+  for (int i = 0; i < 3000; ++i) {
+    int port = 0;
+    if (std::ifstream(port_file) >> port && port > 0) {
+      *address = "127.0.0.1:" + std::to_string(port);
+      return Status::Ok();
+    }
+    if (!out->running()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return Status::Unavailable(name + " did not start; see " + options_.dir + "/" + name + ".log");
+}
+
+Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<LocalCluster>* out) {
+  auto cluster = std::unique_ptr<LocalCluster>(new LocalCluster());
+  cluster->options_ = options;
+  std::filesystem::create_directories(options.dir);
+  cluster->shards_.resize(static_cast<size_t>(options.shard_servers));
+  std::string shard_list;
+  for (int s = 0; s < options.shard_servers; ++s) {
+    std::string address;
+    const std::string name = "shard-server-" + std::to_string(s);
+    MW_RETURN_IF_ERROR(cluster->StartServer("mw_shard_server",
+                                            {"--data-dir", options.dir + "/" + name}, name,
+                                            &cluster->shards_[static_cast<size_t>(s)], &address));
+    cluster->shard_addresses_.push_back(address);
+    shard_list += (s ? "," : "") + address;
+  }
+  std::vector<std::string> coordinator_args = {
+      "--database", options.dir + "/coordinator.db", "--shard-servers",
+      shard_list,   "--heartbeat-timeout-ms",        std::to_string(options.heartbeat_timeout_ms)};
+  if (!options.token_file.empty()) {
+    coordinator_args.insert(coordinator_args.end(), {"--token-file", options.token_file});
+  }
+  MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", coordinator_args, "coordinator",
+                                          &cluster->coordinator_, &cluster->coordinator_address_));
+  cluster->workers_.resize(static_cast<size_t>(options.workers));
+  for (int w = 0; w < options.workers; ++w) {
+    const std::string name = "worker-" + std::to_string(w);
+    MW_RETURN_IF_ERROR(ChildProcess::Start(
+        cluster->Binary("mw_worker"),
+        {"--coordinator", cluster->coordinator_address_, "--name", name, "--rendezvous",
+         "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--threads",
+         std::to_string(options.threads_per_worker), "--collective-timeout-s",
+         std::to_string(options.collective_timeout_s)},
+        {}, options.dir + "/" + name + ".log", &cluster->workers_[static_cast<size_t>(w)]));
+  }
+  *out = std::move(cluster);
+  return Status::Ok();
+}
+
+LocalCluster::~LocalCluster() { Stop(); }
+
+std::string LocalCluster::Binary(const std::string& name) const {
+  return options_.bin_dir.empty() ? HelperPath(name) : options_.bin_dir + "/" + name;
+}
+
+void LocalCluster::Stop() {
+  std::call_once(stopped_, [this] { StopOnce(); });
+}
+
+void LocalCluster::StopOnce() {
+  const auto terminate = [](std::vector<ChildProcess*> group) {
+    for (auto* p : group) p->Signal(SIGTERM);
+    for (auto* p : group) {
+      if (!p->Wait(std::chrono::seconds(30))) {
+        p->Signal(SIGKILL);
+        p->Wait(std::chrono::seconds(5));
+      }
+    }
+  };
+  std::vector<ChildProcess*> workers, shards;
+  for (auto& w : workers_) workers.push_back(&w);
+  for (auto& s : shards_) shards.push_back(&s);
+  terminate(workers);
+  terminate({&coordinator_});
+  terminate(shards);
+}
+
+}  // namespace mw

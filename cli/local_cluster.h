@@ -1,0 +1,55 @@
+// LocalCluster: `mwctl local`, the whole service on one machine: S shard servers, a
+// coordinator and W workers as child processes on loopback, each on a free port, with its
+// data and logs under one directory. Stopping sends SIGTERM to the workers, then the
+// coordinator, then the shard servers, waiting for each to exit.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/child_process.h"
+#include "common/status.h"
+
+namespace mw {
+
+struct LocalClusterOptions {
+  std::string dir;      // data and logs
+  std::string bin_dir;  // where the service binaries are; empty: beside the running program
+  int shard_servers = 2;
+  int workers = 2;
+  int threads_per_worker = 1;
+  int heartbeat_timeout_ms = 5000;
+  int collective_timeout_s = 60;
+  std::string token_file;  // given: the coordinator requires this bearer token on JobService
+};
+
+class LocalCluster {
+ public:
+  static Status Start(const LocalClusterOptions& options, std::unique_ptr<LocalCluster>* out);
+  ~LocalCluster();  // Stop()
+
+  std::string coordinator_address() const { return coordinator_address_; }
+  const std::vector<std::string>& shard_addresses() const { return shard_addresses_; }
+  // Idempotent and safe from a signal-handling thread.
+  void Stop();
+
+ private:
+  // Starts `program` with --listen 127.0.0.1:0 --port-file and waits for the port.
+  Status StartServer(const std::string& program, std::vector<std::string> args,
+                     const std::string& name, ChildProcess* out, std::string* address);
+
+  void StopOnce();
+  std::string Binary(const std::string& name) const;
+
+  LocalClusterOptions options_;
+  std::vector<ChildProcess> shards_;
+  ChildProcess coordinator_;
+  std::vector<ChildProcess> workers_;
+  std::vector<std::string> shard_addresses_;
+  std::string coordinator_address_;
+  std::once_flag stopped_;
+};
+
+}  // namespace mw

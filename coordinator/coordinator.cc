@@ -1,0 +1,490 @@
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+
+#include "shard_server/shard_service.h"
+#include "worker/training/job_spec.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+namespace {
+
+v1::TaskKind ProtoKind(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kStart:
+      return v1::TASK_START;
+    case TaskKind::kTopKRefresh:
+      return v1::TASK_TOPK_REFRESH;
+    case TaskKind::kTrain:
+      return v1::TASK_TRAIN;
+    case TaskKind::kCheckpoint:
+      return v1::TASK_CHECKPOINT;
+    case TaskKind::kEvaluate:
+      return v1::TASK_EVALUATE;
+  }
+  return v1::TASK_KIND_UNSPECIFIED;
+}
+
+JobPhase PhaseOf(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kStart:
+      return JobPhase::kPrior;
+    case TaskKind::kTopKRefresh:
+      return JobPhase::kTopKRefresh;
+    case TaskKind::kTrain:
+      return JobPhase::kTrain;
+    case TaskKind::kCheckpoint:
+      return JobPhase::kCheckpoint;
+    case TaskKind::kEvaluate:
+      return JobPhase::kEvaluate;
+  }
+  return JobPhase::kNone;
+}
+
+}  // namespace
+
+double Progress(const JobRecord& job) {
+  if (job.state == JobState::kCompleted) return 1.0;
+  if (job.epochs == 0) return 0.0;
+  const double within =
+      job.steps_per_epoch > 0 ? static_cast<double>(job.step) / job.steps_per_epoch : 0.0;
+  return std::min(1.0, (static_cast<double>(job.epoch) + within) / static_cast<double>(job.epochs));
+}
+
+Coordinator::Coordinator(const CoordinatorOptions& options) : options_(options) {}
+
+Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Coordinator>* out) {
+  if (options.shard_servers.empty()) {
+    return Status::InvalidArgument("shard_servers: at least one shard server is needed");
+  }
+  std::unique_ptr<Coordinator> c(new Coordinator(options));
+  MW_RETURN_IF_ERROR(JobStore::Open(options.database, &c->store_));
+  for (const auto& address : options.shard_servers) {
+    ConnectionOptions shard = options.shard_tls;
+    shard.address = address;
+    std::shared_ptr<grpc::Channel> channel;
+    MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
+    c->shards_.push_back(std::make_unique<ShardClient>(channel));
+  }
+  // A job the previous coordinator was running has lost its gang with it: back to the queue,
+  // to restart from its last committed checkpoint. Not a failure of the job.
+  std::vector<JobRecord> running;
+  MW_RETURN_IF_ERROR(c->store_->ByState(JobState::kRunning, &running));
+  for (auto& job : running) {
+    job.state = job.cancel_requested ? JobState::kCancelled : JobState::kQueued;
+    job.failure = "coordinator restarted while the job ran";
+    MW_RETURN_IF_ERROR(c->store_->Update(&job));
+  }
+  c->control_ = std::thread([raw = c.get()] { raw->ControlLoop(); });
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+Coordinator::~Coordinator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  if (control_.joinable()) control_.join();
+}
+
+Status Coordinator::PersistLocked(JobRecord* job) {
+  MW_RETURN_IF_ERROR(store_->Update(job));
+  BumpLocked(job->id);
+  return Status::Ok();
+}
+
+void Coordinator::BumpLocked(const std::string& job_id) {
+  ++versions_[job_id];
+  changed_.notify_all();
+}
+
+Status Coordinator::Submit(const std::string& name, const std::string& spec_json,
+                           uint32_t world_size, int32_t priority, JobRecord* out) {
+  if (world_size < 1) return Status::InvalidArgument("world_size: must be >= 1");
+  if (world_size > 4096) return Status::InvalidArgument("world_size: must be <= 4096");
+  if (name.size() > 256) return Status::InvalidArgument("name: at most 256 characters");
+  JobSpec spec;
+  MW_RETURN_IF_ERROR(ParseJobSpec(spec_json, "spec", &spec));
+  JobRecord job;
+  job.name = name;
+  job.spec_json = spec_json;
+  job.world_size = world_size;
+  job.priority = priority;
+  job.epochs = static_cast<uint64_t>(spec.trainer.epochs);
+  std::lock_guard<std::mutex> lock(mu_);
+  MW_RETURN_IF_ERROR(store_->Insert(&job));
+  BumpLocked(job.id);
+  *out = job;
+  return Status::Ok();
+}
+
+Status Coordinator::Get(const std::string& id, JobRecord* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto run = runs_.find(id);
+  if (run != runs_.end()) {
+    *out = run->second.job;
+    return Status::Ok();
+  }
+  return store_->Get(id, out);
+}
+
+Status Coordinator::List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  MW_RETURN_IF_ERROR(store_->List(state, before_seq, limit, out));
+  for (auto& job : *out) {
+    const auto run = runs_.find(job.id);
+    if (run != runs_.end()) job = run->second.job;
+  }
+  return Status::Ok();
+}
+
+Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto run = runs_.find(id);
+  if (run != runs_.end()) {
+    run->second.job.cancel_requested = true;
+    StopRunLocked(run->second, "cancelled", false);
+    JobRecord job = run->second.job;
+    runs_.erase(run);
+    job.state = JobState::kCancelled;
+    MW_RETURN_IF_ERROR(PersistLocked(&job));
+    *out = job;
+    return Status::Ok();
+  }
+  JobRecord job;
+  MW_RETURN_IF_ERROR(store_->Get(id, &job));
+  if (!IsFinal(job.state)) {
+    job.cancel_requested = true;
+    job.state = JobState::kCancelled;
+    MW_RETURN_IF_ERROR(PersistLocked(&job));
+  }
+  *out = job;
+  return Status::Ok();
+}
+
+Status Coordinator::Watch(const std::string& id, uint64_t* version,
+                          std::chrono::milliseconds timeout, JobRecord* out) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (runs_.count(id) == 0 && versions_.count(id) == 0) {
+    MW_RETURN_IF_ERROR(store_->Get(id, out));  // an unknown id gets no version entry
+  }
+  if (*version > 0) {
+    changed_.wait_for(lock, timeout, [&] { return stopping_ || versions_[id] != *version; });
+  }
+  *version = std::max<uint64_t>(1, versions_[id]);
+  versions_[id] = *version;
+  const auto run = runs_.find(id);
+  if (run != runs_.end()) {
+    *out = run->second.job;
+    return Status::Ok();
+  }
+  return store_->Get(id, out);
+}
+
+std::vector<std::string> Coordinator::Gang(const std::string& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> names;
+  const auto run = runs_.find(id);
+  if (run == runs_.end()) return names;
+  for (const auto& worker : run->second.gang) {
+    const auto w = workers_.find(worker);
+    names.push_back(w == workers_.end() ? worker : w->second.name);
+  }
+  return names;
+}
+
+double Coordinator::EtaSeconds(const JobRecord& job) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto run = runs_.find(job.id);
+  if (run == runs_.end()) return 0;
+  const double done = Progress(job) - run->second.progress_at_start;
+  if (done <= 0) return 0;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - run->second.started).count();
+  return elapsed / done * (1.0 - Progress(job));
+}
+
+Status Coordinator::Register(const std::string& name, const std::string& rendezvous,
+                             std::string* id) {
+  if (name.empty() || name.size() > 256) {
+    return Status::InvalidArgument("name: must be 1-256 characters");
+  }
+  if (rendezvous.find(':') == std::string::npos) {
+    return Status::InvalidArgument("rendezvous_address: '" + rendezvous + "' is not host:port");
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  // A worker that registers again under its name (a restarted pod) replaces the old entry,
+  // and whatever gang that entry was in has lost a member.
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    if (it->second.name != name) continue;
+    if (!it->second.job.empty()) {
+      const auto run = runs_.find(it->second.job);
+      if (run != runs_.end()) StopRunLocked(run->second, "worker " + name + " restarted", true);
+    }
+    workers_.erase(it);
+    break;
+  }
+  *id = "w" + std::to_string(next_worker_++);
+  Worker& w = workers_[*id];
+  w.name = name;
+  w.rendezvous = rendezvous;
+  w.last_heartbeat = std::chrono::steady_clock::now();
+  changed_.notify_all();
+  return Status::Ok();
+}
+
+bool Coordinator::Heartbeat(const std::string& worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return false;
+  it->second.last_heartbeat = std::chrono::steady_clock::now();
+  return true;
+}
+
+Status Coordinator::NextTask(const std::string& worker_id, std::chrono::milliseconds timeout,
+                             v1::Task* out) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto ready = [&] {
+    const auto it = workers_.find(worker_id);
+    return stopping_ || it == workers_.end() || !it->second.queue.empty();
+  };
+  changed_.wait_for(lock, timeout, ready);
+  const auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return Status::NotFound("worker " + worker_id + " is not registered");
+  if (stopping_) return Status::Unavailable("the coordinator is shutting down");
+  if (it->second.queue.empty()) return Status::DeadlineExceeded("no task");
+  *out = it->second.queue.front();
+  it->second.queue.erase(it->second.queue.begin());
+  return Status::Ok();
+}
+
+void Coordinator::Disconnected(const std::string& worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return;
+  if (!it->second.job.empty()) {
+    const auto run = runs_.find(it->second.job);
+    if (run != runs_.end()) {
+      StopRunLocked(run->second, "worker " + it->second.name + " disconnected", true);
+    }
+  }
+  workers_.erase(it);
+}
+
+Status Coordinator::Report(const v1::TaskReport& report) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto worker = workers_.find(report.worker_id());
+  if (worker == workers_.end()) {
+    return Status::NotFound("worker " + report.worker_id() + " is not registered");
+  }
+  const auto found = runs_.find(worker->second.job);
+  if (found == runs_.end() || found->second.task_id != report.task_id()) {
+    return Status::Ok();  // a report for a task whose gang is gone: nothing to do
+  }
+  Run& run = found->second;
+  if (!report.ok()) {
+    StopRunLocked(run, "worker " + worker->second.name + ": " + report.error(), true);
+    return Status::Ok();
+  }
+  const auto rank = static_cast<uint32_t>(
+      std::find(run.gang.begin(), run.gang.end(), report.worker_id()) - run.gang.begin());
+  run.reports[rank] = report;
+  if (run.reports.size() < run.gang.size() || run.committing) return Status::Ok();
+
+  TaskOutcome outcome;
+  const v1::TaskReport& lead = run.reports.at(0);
+  outcome.mean_loss = lead.mean_loss();
+  outcome.steps_per_epoch = lead.steps_per_epoch();
+  outcome.knn_top1 = lead.knn_top1();
+  outcome.linear_top1 = lead.linear_top1();
+  const std::string job_id = run.job.id;
+  const std::string task_id = run.task_id;
+  if (run.plan.kind == TaskKind::kCheckpoint) {
+    // Commit outside the lock; the run may be stopped meanwhile, which the task id tells.
+    run.committing = true;
+    const auto reports = run.reports;
+    const uint64_t checkpoint = run.plan.checkpoint;
+    lock.unlock();
+    const Status committed = CommitCheckpoint(job_id, checkpoint, reports);
+    lock.lock();
+    const auto again = runs_.find(job_id);
+    if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
+    again->second.committing = false;
+    if (!committed.ok()) {
+      StopRunLocked(again->second, "checkpoint commit failed: " + committed.message(), true);
+      return Status::Ok();
+    }
+    again->second.job.failures = 0;  // progress made
+  }
+  Run& current = runs_.at(job_id);
+  TaskPlan next;
+  const bool more = JobStateMachine::Next(&current.job, current.plan, outcome, &next,
+                                          options_.train_chunks_per_epoch);
+  if (!more) {
+    current.job.state = JobState::kCompleted;
+    current.job.phase = JobPhase::kNone;
+    current.job.failure.clear();
+    JobRecord finished = current.job;
+    ReleaseGangLocked(current, true);
+    runs_.erase(job_id);
+    return PersistLocked(&finished);
+  }
+  current.plan = next;
+  current.job.phase = PhaseOf(next.kind);
+  MW_RETURN_IF_ERROR(PersistLocked(&current.job));
+  SendLocked(current);
+  return Status::Ok();
+}
+
+Status Coordinator::CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
+                                     const std::map<uint32_t, v1::TaskReport>& reports) {
+  std::vector<std::vector<PieceRecord>> per_server(shards_.size());
+  for (const auto& [rank, report] : reports) {
+    for (const auto& written : report.pieces()) {
+      if (written.server() >= shards_.size()) {
+        return Status::InvalidArgument("rank " + std::to_string(rank) + " reports shard server " +
+                                       std::to_string(written.server()) + " of " +
+                                       std::to_string(shards_.size()));
+      }
+      PieceRecord piece = RecordOf(written.piece().header());
+      piece.bytes = written.piece().bytes();
+      piece.checksum = written.piece().checksum();
+      per_server[written.server()].push_back(piece);
+    }
+  }
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    MW_RETURN_IF_ERROR(
+        shards_[s]
+            ->Commit(job_id, checkpoint, per_server[s], options_.keep_last_checkpoints)
+            .Annotate("shard server " + options_.shard_servers[s]));
+  }
+  return Status::Ok();
+}
+
+void Coordinator::SendLocked(Run& run) {
+  run.task_id =
+      run.job.id + "/" + std::to_string(run.job.attempts) + "/" + std::to_string(next_task_++);
+  run.reports.clear();
+  const std::string rendezvous = workers_.at(run.gang[0]).rendezvous;
+  for (size_t rank = 0; rank < run.gang.size(); ++rank) {
+    v1::Task task;
+    task.set_task_id(run.task_id);
+    task.set_kind(ProtoKind(run.plan.kind));
+    task.set_job_id(run.job.id);
+    task.set_attempt(run.job.attempts);
+    task.set_rank(static_cast<uint32_t>(rank));
+    task.set_world_size(static_cast<uint32_t>(run.gang.size()));
+    task.set_rendezvous(rendezvous);
+    task.set_spec_json(run.job.spec_json);
+    task.set_epoch(run.plan.epoch);
+    task.set_first_step(run.plan.first_step);
+    task.set_last_step(run.plan.last_step);
+    task.set_checkpoint(run.plan.checkpoint);
+    task.set_checkpoint_world_size(run.job.checkpoint_world_size);
+    for (const auto& address : options_.shard_servers) task.add_shard_servers(address);
+    workers_.at(run.gang[rank]).queue.push_back(task);
+  }
+  changed_.notify_all();
+}
+
+void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
+  for (const auto& id : run.gang) {
+    const auto it = workers_.find(id);
+    if (it == workers_.end()) continue;
+    it->second.job.clear();
+    it->second.queue.clear();
+    if (tell_workers) {
+      v1::Task stop;
+      stop.set_kind(v1::TASK_STOP);
+      stop.set_job_id(run.job.id);
+      stop.set_task_id(run.job.id + "/stop");
+      it->second.queue.push_back(stop);
+    }
+  }
+  run.gang.clear();
+  changed_.notify_all();
+}
+
+void Coordinator::StopRunLocked(Run& run, const std::string& reason, bool count_failure) {
+  ReleaseGangLocked(run, true);
+  run.task_id.clear();
+  JobRecord& job = run.job;
+  job.failure = reason;
+  job.phase = JobPhase::kNone;
+  if (count_failure) ++job.failures;
+  if (job.cancel_requested) {
+    job.state = JobState::kCancelled;
+  } else if (job.failures >= options_.max_failures) {
+    job.state = JobState::kFailed;
+    job.failure = "failed " + std::to_string(job.failures) + " times in a row; last: " + reason;
+  } else {
+    job.state = JobState::kQueued;
+  }
+  PersistLocked(&job);
+  // The caller erases finished runs it holds; queued ones are dropped by the control loop.
+}
+
+void Coordinator::ExpireWorkersLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (now - it->second.last_heartbeat <= options_.heartbeat_timeout) {
+      ++it;
+      continue;
+    }
+    if (!it->second.job.empty()) {
+      const auto run = runs_.find(it->second.job);
+      if (run != runs_.end()) {
+        StopRunLocked(run->second, "worker " + it->second.name + " stopped heartbeating", true);
+      }
+    }
+    it = workers_.erase(it);
+  }
+}
+
+void Coordinator::ScheduleLocked() {
+  // Runs whose gang was stopped go back to the store's queue.
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    it = it->second.gang.empty() ? runs_.erase(it) : std::next(it);
+  }
+  std::vector<JobRecord> queued;
+  if (!store_->ByState(JobState::kQueued, &queued).ok()) return;
+  std::vector<std::string> free;
+  for (const auto& [id, w] : workers_) {
+    if (w.job.empty()) free.push_back(id);
+  }
+  for (JobRecord& job : queued) {
+    if (runs_.count(job.id) > 0) continue;
+    // Strict order: a job that does not fit holds back the ones behind it, so a large gang
+    // is not starved by a stream of small ones.
+    if (free.size() < job.world_size) break;
+    Run run;
+    run.gang.assign(free.begin(), free.begin() + job.world_size);
+    free.erase(free.begin(), free.begin() + job.world_size);
+    job.state = JobState::kRunning;
+    ++job.attempts;
+    run.plan = JobStateMachine::Start(job);
+    job.phase = PhaseOf(run.plan.kind);
+    run.job = job;
+    run.started = std::chrono::steady_clock::now();
+    run.progress_at_start = Progress(job);
+    for (const auto& id : run.gang) workers_.at(id).job = job.id;
+    if (!PersistLocked(&run.job).ok()) return;
+    Run& placed = runs_[job.id] = std::move(run);
+    SendLocked(placed);
+  }
+}
+
+void Coordinator::ControlLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    ExpireWorkersLocked();
+    ScheduleLocked();
+    changed_.wait_for(lock, std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace mw

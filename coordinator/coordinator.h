@@ -1,0 +1,123 @@
+// Coordinator: the service's brain. It keeps jobs in the JobStore, knows the registered
+// workers and whether they are alive, forms gangs of W free workers for queued jobs (all or
+// nothing, in priority then submission order), and drives each running job through the
+// JobStateMachine by handing every gang member the same task and waiting for all W reports.
+// Checkpoints are committed on the shard servers here, once every rank's pieces are in, and
+// only then is progress written to the store. A lost worker, a failed task or a cancel stops
+// the gang; the job goes back to the queue and restarts from its last committed checkpoint,
+// on whatever W workers are free (rows are resharded on load), or ends FAILED after too many
+// attempts without progress.
+//
+// gRPC services call in from many threads; one mutex guards the in-memory state, and no
+// network call is made while holding it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/rpc/client_channel.h"
+#include "common/status.h"
+#include "coordinator/job_state_machine.h"
+#include "coordinator/job_store.h"
+#include "millionway/v1/worker.pb.h"
+#include "shard_server/shard_client.h"
+
+namespace mw {
+
+struct CoordinatorOptions {
+  std::string database = "millionway.db";
+  std::vector<std::string> shard_servers;
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_timeout{5000};
+  uint32_t keep_last_checkpoints = 2;
+  uint32_t max_failures = 3;  // consecutive attempts without a committed checkpoint
+  int train_chunks_per_epoch = 4;
+  ConnectionOptions shard_tls;  // TLS towards the shard servers (address unused)
+};
+
+class Coordinator {
+ public:
+  static Status Create(const CoordinatorOptions& options, std::unique_ptr<Coordinator>* out);
+  ~Coordinator();  // stops the control loop
+
+  // JobService.
+  Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
+                int32_t priority, JobRecord* out);
+  Status Get(const std::string& id, JobRecord* out);
+  Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
+  Status Cancel(const std::string& id, JobRecord* out);
+  // Waits until the job changes after `*version` (or `timeout` passes), then returns it and
+  // its new version. Version 0 returns at once.
+  Status Watch(const std::string& id, uint64_t* version, std::chrono::milliseconds timeout,
+               JobRecord* out);
+  // The gang of a running job, worker names by rank (empty otherwise).
+  std::vector<std::string> Gang(const std::string& id);
+  double EtaSeconds(const JobRecord& job);
+
+  // WorkerService.
+  Status Register(const std::string& name, const std::string& rendezvous, std::string* id);
+  bool Heartbeat(const std::string& worker_id);
+  // The worker's next task; waits up to `timeout`. NOT_FOUND when the worker is unknown (it
+  // must register again), DEADLINE_EXCEEDED when nothing came.
+  Status NextTask(const std::string& worker_id, std::chrono::milliseconds timeout,
+                  millionway::v1::Task* out);
+  Status Report(const millionway::v1::TaskReport& report);
+  // Drops a worker whose task stream closed.
+  void Disconnected(const std::string& worker_id);
+
+ private:
+  struct Worker {
+    std::string name;
+    std::string rendezvous;
+    std::chrono::steady_clock::time_point last_heartbeat;
+    std::string job;  // empty: free
+    std::vector<millionway::v1::Task> queue;
+  };
+  struct Run {
+    JobRecord job;
+    std::vector<std::string> gang;  // worker ids by rank
+    TaskPlan plan;
+    std::string task_id;
+    std::map<uint32_t, millionway::v1::TaskReport> reports;
+    std::chrono::steady_clock::time_point started;
+    double progress_at_start = 0;
+    bool committing = false;
+  };
+
+  explicit Coordinator(const CoordinatorOptions& options);
+  void ControlLoop();
+  // Under mu_.
+  void ScheduleLocked();
+  void SendLocked(Run& run);
+  void StopRunLocked(Run& run, const std::string& reason, bool count_failure);
+  void ReleaseGangLocked(Run& run, bool tell_workers);
+  Status PersistLocked(JobRecord* job);
+  void BumpLocked(const std::string& job_id);
+  void ExpireWorkersLocked();
+  Status CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
+                          const std::map<uint32_t, millionway::v1::TaskReport>& reports);
+
+  CoordinatorOptions options_;
+  std::unique_ptr<JobStore> store_;
+  std::vector<std::unique_ptr<ShardClient>> shards_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, Worker> workers_;
+  std::map<std::string, Run> runs_;
+  std::map<std::string, uint64_t> versions_;
+  uint64_t next_worker_ = 1;
+  uint64_t next_task_ = 1;
+  bool stopping_ = false;
+  std::thread control_;
+};
+
+double Progress(const JobRecord& job);
+
+}  // namespace mw

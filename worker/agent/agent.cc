@@ -1,0 +1,230 @@
+#include "worker/agent/agent.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <grpcpp/client_context.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "common/rpc/grpc_status.h"
+#include "millionway/v1/worker.grpc.pb.h"
+#include "shard_server/shard_service.h"
+#include "worker/checkpoint/trainer_checkpoint.h"
+#include "worker/comm/gloo_communicator.h"
+#include "worker/training/evaluation.h"
+#include "worker/training/job_spec.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+// What a worker holds for the job of its current gang.
+struct Agent::Job {
+  std::string id;
+  uint32_t attempt = 0;
+  JobSpec spec;
+  std::unique_ptr<Communicator> comm;
+  std::unique_ptr<Dataset> train, test;
+  std::unique_ptr<Trainer> trainer;
+  std::vector<std::unique_ptr<ShardClient>> shard_clients;
+  std::vector<ShardClient*> shards;
+};
+
+namespace {
+
+Status SplitHostPort(const std::string& address, std::string* host, int* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return Status::InvalidArgument(address + ": not host:port");
+  *host = address.substr(0, colon);
+  try {
+    *port = std::stoi(address.substr(colon + 1));
+  } catch (const std::exception&) {
+    return Status::InvalidArgument(address + ": bad port");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
+Agent::~Agent() = default;
+
+Status Agent::Run(const std::atomic<bool>* stop) {
+  at::set_num_threads(options_.threads);
+  ConnectionOptions coordinator = options_.tls;
+  coordinator.address = options_.coordinator;
+  std::shared_ptr<grpc::Channel> channel;
+  MW_RETURN_IF_ERROR(OpenChannel(coordinator, &channel));
+  auto stub = v1::WorkerService::NewStub(channel);
+  while (!*stop) {
+    // Register (again), and drop whatever job this worker held: its gang is gone.
+    job_.reset();
+    std::string worker_id;
+    std::chrono::milliseconds heartbeat{500};
+    {
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+      v1::RegisterRequest request;
+      request.set_name(options_.name);
+      request.set_rendezvous_address(options_.rendezvous);
+      v1::RegisterResponse response;
+      const grpc::Status s = stub->Register(&context, request, &response);
+      if (!s.ok()) {
+        if (s.error_code() == grpc::StatusCode::INVALID_ARGUMENT) return FromGrpc(s);
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        continue;
+      }
+      worker_id = response.worker_id();
+      heartbeat =
+          std::chrono::milliseconds(std::max<uint32_t>(50, response.heartbeat_interval_ms()));
+    }
+    std::printf("worker %s: registered with %s as %s\n", options_.name.c_str(),
+                options_.coordinator.c_str(), worker_id.c_str());
+    std::fflush(stdout);
+    std::atomic<bool> forgotten{false};
+    std::thread beats([&] {
+      while (!*stop && !forgotten) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + heartbeat * 4);
+        v1::HeartbeatRequest request;
+        request.set_worker_id(worker_id);
+        v1::HeartbeatResponse response;
+        if (stub->Heartbeat(&context, request, &response).ok() && !response.known()) {
+          forgotten = true;
+        }
+        std::this_thread::sleep_for(heartbeat);
+      }
+    });
+    grpc::ClientContext stream_context;
+    v1::TaskStreamRequest request;
+    request.set_worker_id(worker_id);
+    auto tasks = stub->Tasks(&stream_context, request);
+    std::thread watchdog([&] {
+      // Ends the blocking stream read when the worker must stop or was forgotten.
+      while (!*stop && !forgotten) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      stream_context.TryCancel();
+    });
+    v1::Task task;
+    while (tasks->Read(&task)) {
+      v1::TaskReport report;
+      report.set_worker_id(worker_id);
+      report.set_task_id(task.task_id());
+      const auto start = std::chrono::steady_clock::now();
+      const Status done = Execute(task, &report);
+      report.set_ok(done.ok());
+      report.set_error(done.ToString());
+      report.set_seconds(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      if (!done.ok()) {
+        std::printf("worker %s: task %s failed: %s\n", options_.name.c_str(),
+                    task.task_id().c_str(), done.ToString().c_str());
+        std::fflush(stdout);
+        job_.reset();
+      }
+      if (task.kind() != v1::TASK_STOP) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        v1::ReportResponse response;
+        stub->Report(&context, report, &response);
+      }
+      if (*stop) break;
+    }
+    forgotten = true;
+    stream_context.TryCancel();
+    tasks->Finish();
+    watchdog.join();
+    beats.join();
+  }
+  return Status::Ok();
+}
+
+Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
+  if (task.kind() == v1::TASK_STOP) {
+    job_.reset();
+    return Status::Ok();
+  }
+  if (task.kind() == v1::TASK_START) {
+    job_.reset();  // a new gang: the old communicator and its store go first
+    auto job = std::make_unique<Job>();
+    job->id = task.job_id();
+    job->attempt = task.attempt();
+    MW_RETURN_IF_ERROR(ParseJobSpec(task.spec_json(), "job " + task.job_id(), &job->spec));
+    job->spec.ResolveLearningRates(static_cast<int>(task.world_size()));
+    GlooOptions gloo;
+    gloo.rank = static_cast<int>(task.rank());
+    gloo.world_size = static_cast<int>(task.world_size());
+    MW_RETURN_IF_ERROR(SplitHostPort(task.rendezvous(), &gloo.store_host, &gloo.store_port));
+    std::string own_host;
+    int own_port = 0;
+    MW_RETURN_IF_ERROR(SplitHostPort(options_.rendezvous, &own_host, &own_port));
+    gloo.bind_host = own_host;
+    gloo.timeout = options_.collective_timeout;
+    MW_RETURN_IF_ERROR(GlooCommunicator::Create(gloo, &job->comm));
+    MW_RETURN_IF_ERROR(
+        OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
+    MW_RETURN_IF_ERROR(
+        Trainer::Create(job->spec.trainer, job->comm.get(), job->train.get(), &job->trainer));
+    for (const auto& address : task.shard_servers()) {
+      ConnectionOptions shard = options_.tls;
+      shard.address = address;
+      std::shared_ptr<grpc::Channel> channel;
+      MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
+      job->shard_clients.push_back(std::make_unique<ShardClient>(channel));
+      job->shards.push_back(job->shard_clients.back().get());
+    }
+    if (task.checkpoint() > 0) {
+      MW_RETURN_IF_ERROR(LoadCheckpoint(*job->trainer, job->train->size(), job->shards,
+                                        task.job_id(), task.checkpoint()));
+    } else {
+      MW_RETURN_IF_ERROR(job->trainer->InitializeClassifier());
+    }
+    report->set_steps_per_epoch(static_cast<uint64_t>(job->trainer->steps_per_epoch()));
+    job_ = std::move(job);
+    return Status::Ok();
+  }
+  if (!job_ || job_->id != task.job_id() || job_->attempt != task.attempt()) {
+    return Status::FailedPrecondition("task " + task.task_id() +
+                                      " for a gang this worker is not in");
+  }
+  Job& job = *job_;
+  const auto epoch = static_cast<int64_t>(task.epoch());
+  switch (task.kind()) {
+    case v1::TASK_TOPK_REFRESH:
+      return job.trainer->RefreshNeighbors(epoch);
+    case v1::TASK_TRAIN: {
+      double loss = 0;
+      MW_RETURN_IF_ERROR(job.trainer->TrainSteps(epoch, static_cast<int64_t>(task.first_step()),
+                                                 static_cast<int64_t>(task.last_step()), &loss));
+      report->set_mean_loss(loss);
+      return Status::Ok();
+    }
+    case v1::TASK_CHECKPOINT: {
+      std::vector<WrittenPiece> written;
+      MW_RETURN_IF_ERROR(SaveCheckpoint(*job.trainer, static_cast<int>(task.rank()),
+                                        job.train->size(), job.shards, task.job_id(),
+                                        task.checkpoint(), &written));
+      for (const auto& w : written) {
+        auto* piece = report->add_pieces();
+        piece->set_server(static_cast<uint32_t>(w.server));
+        FillInfo(w.piece, piece->mutable_piece());
+      }
+      return Status::Ok();
+    }
+    case v1::TASK_EVALUATE: {
+      if (!job.test || job.train->num_labels() == 0) return Status::Ok();  // nothing to score
+      EvaluationOptions options;
+      options.linear_probe = job.spec.linear_probe;
+      Evaluation result;
+      MW_RETURN_IF_ERROR(
+          Evaluate(*job.trainer, *job.comm, *job.train, *job.test, options, &result));
+      report->set_knn_top1(result.knn_top1);
+      report->set_linear_top1(result.linear_top1);
+      return Status::Ok();
+    }
+    default:
+      return Status::InvalidArgument("task kind " + std::to_string(task.kind()) + " is unknown");
+  }
+}
+
+}  // namespace mw

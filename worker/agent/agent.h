@@ -1,0 +1,51 @@
+// Agent: a worker process's life under a coordinator. It registers, heartbeats on its own
+// thread, holds the task stream open and runs each task it is sent, reporting the outcome:
+// START joins the gang (Gloo rendezvous at rank 0's address) and builds the job's trainer
+// (from the contrastive prior, or from a checkpoint on the shard servers), then TOPK_REFRESH,
+// TRAIN, CHECKPOINT and EVALUATE act on it, and STOP drops it. When the coordinator forgets
+// the worker (it restarted) or the stream breaks, the agent drops its job and registers again.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/rpc/client_channel.h"
+#include "common/status.h"
+
+namespace millionway::v1 {
+class Task;
+class TaskReport;
+}  // namespace millionway::v1
+
+namespace mw {
+
+struct AgentOptions {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string name;  // unique among workers; the pod name in Kubernetes
+  // host:port this worker serves the gang's rendezvous store on when it is rank 0; the host
+  // is also where its Gloo transport binds.
+  std::string rendezvous = "127.0.0.1:29500";
+  int threads = 1;  // intra-op threads
+  std::chrono::milliseconds collective_timeout{std::chrono::seconds(60)};
+  // TLS towards the coordinator and the shard servers (address and token unused).
+  ConnectionOptions tls;
+};
+
+class Agent {
+ public:
+  explicit Agent(AgentOptions options);
+  ~Agent();
+  // Until *stop becomes true (SIGTERM): then the task in hand is finished and reported.
+  Status Run(const std::atomic<bool>* stop);
+
+ private:
+  struct Job;
+  Status Execute(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
+
+  AgentOptions options_;
+  std::unique_ptr<Job> job_;
+};
+
+}  // namespace mw

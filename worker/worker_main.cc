@@ -1,0 +1,66 @@
+// mw_worker: a worker under a coordinator (see worker/agent/agent.h). Every flag has an
+// environment variable, for Kubernetes; logs go to stdout. SIGTERM or SIGINT: the task in
+// hand is finished and reported, then the worker exits 0 and its gang restarts from the last
+// committed checkpoint without it.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <thread>
+
+#include "worker/agent/agent.h"
+
+int main(int argc, char** argv) {
+  mw::AgentOptions options;
+  char host[256] = "worker";
+  ::gethostname(host, sizeof(host) - 1);
+  options.name = host;
+  int timeout_s = 60;
+  CLI::App app{"millionway worker"};
+  app.add_option("--coordinator", options.coordinator, "coordinator address host:port")
+      ->envname("MW_COORDINATOR");
+  app.add_option("--name", options.name, "unique worker name (default: the host name)")
+      ->envname("MW_WORKER_NAME");
+  app.add_option("--rendezvous", options.rendezvous,
+                 "host:port for the gang's rendezvous store when this worker is rank 0")
+      ->envname("MW_RENDEZVOUS");
+  app.add_option("--threads", options.threads, "intra-op threads")->envname("MW_THREADS");
+  app.add_option("--collective-timeout-s", timeout_s,
+                 "a collective with a silent peer fails after this long")
+      ->envname("MW_COLLECTIVE_TIMEOUT_S");
+  app.add_option("--tls-ca", options.tls.tls_ca, "PEM CA of the coordinator and shard servers")
+      ->envname("MW_TLS_CA");
+  app.add_option("--tls-cert", options.tls.tls_cert, "PEM client certificate (mutual TLS)")
+      ->envname("MW_TLS_CERT");
+  app.add_option("--tls-key", options.tls.tls_key, "PEM client key (mutual TLS)")
+      ->envname("MW_TLS_KEY");
+  CLI11_PARSE(app, argc, argv);
+  options.collective_timeout = std::chrono::seconds(timeout_s);
+
+  std::atomic<bool> stop{false};
+  boost::asio::io_context io;
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT);
+  signals.async_wait([&](const boost::system::error_code& error, int signal) {
+    if (!error) {
+      std::printf("worker %s: %s, finishing the task in hand\n", options.name.c_str(),
+                  signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      std::fflush(stdout);
+      stop = true;
+    }
+  });
+  std::thread signal_thread([&] { io.run(); });
+  mw::Agent agent(options);
+  const mw::Status status = agent.Run(&stop);
+  io.stop();
+  signal_thread.join();
+  if (!status.ok()) {
+    std::printf("worker %s: %s\n", options.name.c_str(), status.ToString().c_str());
+    return 2;
+  }
+  std::printf("worker %s: stopped\n", options.name.c_str());
+  return 0;
+}
