@@ -167,6 +167,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "augmentation",
                                           "loader_threads",
                                           "prefetch_batches",
+                                          "evaluate_before_training",
                                           "evaluate_every_epoch",
                                           "linear_probe",
                                           "fine_tune_fractions",
