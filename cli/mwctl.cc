@@ -141,6 +141,7 @@ int main(int argc, char** argv) {
   }
 
   std::unique_ptr<LocalCluster> cluster;
+  std::string cluster_dir;
   if (local->parsed()) {
     std::string text;
     if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return Fail(s);
@@ -150,6 +151,7 @@ int main(int argc, char** argv) {
             ? (std::filesystem::temp_directory_path() / ("mwctl-local-" + std::to_string(getpid())))
                   .string()
             : dir;
+    cluster_dir = options.dir;
     options.workers = workers;
     options.shard_servers = shard_servers;
     options.threads_per_worker =
@@ -174,7 +176,11 @@ int main(int argc, char** argv) {
   const auto finish = [&](int code) {
     io.stop();
     signal_thread.join();
-    if (cluster) cluster->Stop();
+    if (cluster) {
+      cluster->Stop();
+      // A directory mwctl made for itself goes once the job succeeded; else its logs stay.
+      if (dir.empty() && code == 0) std::filesystem::remove_all(cluster_dir);
+    }
     return code;
   };
 
