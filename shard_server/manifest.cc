@@ -25,6 +25,27 @@ std::string Body(const Manifest& m) {
   return json{{"job_id", m.job_id}, {"checkpoint", m.checkpoint}, {"pieces", pieces}}.dump();
 }
 
+// A non-negative integer field; anything else (a float, a negative, a string) is refused
+// before a conversion could overflow.
+uint64_t Unsigned(const json& j, const char* key) {
+  const json& v = j.at(key);
+  if (!v.is_number_unsigned()) {
+    throw json::type_error::create(302, std::string(key) + " is not a non-negative integer", &v);
+  }
+  return v.get<uint64_t>();
+}
+
+std::vector<uint64_t> Unsigneds(const json& j, const char* key) {
+  std::vector<uint64_t> out;
+  for (const json& v : j.at(key)) {
+    if (!v.is_number_unsigned()) {
+      throw json::type_error::create(302, std::string(key) + " holds a non-integer", &v);
+    }
+    out.push_back(v.get<uint64_t>());
+  }
+  return out;
+}
+
 }  // namespace
 
 uint64_t Checksum(const void* data, size_t bytes) { return XXH3_64bits(data, bytes); }
@@ -60,18 +81,18 @@ Status ParseManifest(const std::string& text, Manifest* out) {
     const json& body = outer.at("manifest");
     Manifest m;
     m.job_id = body.at("job_id").get<std::string>();
-    m.checkpoint = body.at("checkpoint").get<uint64_t>();
+    m.checkpoint = Unsigned(body, "checkpoint");
     for (const json& p : body.at("pieces")) {
       PieceRecord r;
       r.tensor = p.at("tensor").get<std::string>();
       r.rows = p.at("rows").get<bool>();
-      r.row_begin = p.at("row_begin").get<uint64_t>();
-      r.row_end = p.at("row_end").get<uint64_t>();
-      r.row_bytes = p.at("row_bytes").get<uint64_t>();
-      r.total_rows = p.at("total_rows").get<uint64_t>();
-      r.bytes = p.at("bytes").get<uint64_t>();
-      r.checksum = p.at("checksum").get<uint64_t>();
-      r.block_checksums = p.at("blocks").get<std::vector<uint64_t>>();
+      r.row_begin = Unsigned(p, "row_begin");
+      r.row_end = Unsigned(p, "row_end");
+      r.row_bytes = Unsigned(p, "row_bytes");
+      r.total_rows = Unsigned(p, "total_rows");
+      r.bytes = Unsigned(p, "bytes");
+      r.checksum = Unsigned(p, "checksum");
+      r.block_checksums = Unsigneds(p, "blocks");
       r.file = p.at("file").get<std::string>();
       const Status valid = r.Validate();
       if (!valid.ok()) return Status::DataLoss("manifest: " + valid.message());
@@ -87,7 +108,7 @@ Status ParseManifest(const std::string& text, Manifest* out) {
       m.pieces.push_back(std::move(r));
     }
     const std::string canonical = Body(m);
-    if (outer.at("checksum").get<uint64_t>() != Checksum(canonical.data(), canonical.size())) {
+    if (Unsigned(outer, "checksum") != Checksum(canonical.data(), canonical.size())) {
       return Status::DataLoss("manifest: checksum does not match its contents");
     }
     if (!ValidateJobId(m.job_id).ok()) return Status::DataLoss("manifest: bad job_id");

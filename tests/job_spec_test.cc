@@ -49,6 +49,8 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid("{\n  \"epochs\": 2,\n  \"lr\" 0.1\n}", "spec.json:3:");
   ExpectInvalid("[1, 2]", "must be a JSON object");
   ExpectInvalid(R"({"prior": "uniform"})", "prior: 'uniform' is not one of");
+  ExpectInvalid("7388e388", "number overflow");  // found by job_spec_fuzzer
+  ExpectInvalid(R"({"augmentation": {"mean": [1e300], "std": [1]}})", "within +-1e6");
   ExpectInvalid(R"({"dataset": "image-folder"})", "train_dir: is required");
   ExpectInvalid(R"({"augmentation": {"crop_scale_min": 0}})", "augmentation.crop_scale_min = 0");
   ExpectInvalid(R"({"augmentation": {"blurr": 1}})", "augmentation.blurr: is not a job spec field");

@@ -1,5 +1,6 @@
 #include "worker/training/job_spec.h"
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -97,7 +98,9 @@ Status ReadAugmentation(const json& j, const std::string& source, AugmentationSp
     }
     values->clear();
     for (const json& v : list) {
-      if (!v.is_number()) return FieldError(where, name, "must be a list of numbers");
+      if (!v.is_number() || !(std::fabs(v.get<double>()) < 1e6)) {
+        return FieldError(where, name, "must be a list of numbers within +-1e6");
+      }
       values->push_back(v.get<float>());
     }
   }
@@ -136,6 +139,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
     what =
         what.substr(what.find("parse error") == std::string::npos ? 0 : what.find("parse error"));
     return Status::InvalidArgument(source + ":" + LineAndColumn(text, e.byte) + ": " + what);
+  } catch (const json::exception& e) {  // e.g. a number too large for a double
+    return Status::InvalidArgument(source + ": " + e.what());
   }
   if (!j.is_object()) return Status::InvalidArgument(source + ": the spec must be a JSON object");
   MW_RETURN_IF_ERROR(RefuseUnknownFields(j, source, "",
