@@ -10,10 +10,11 @@
 namespace mw {
 
 Status LocalCluster::StartServer(const std::string& program, std::vector<std::string> args,
-                                 const std::string& name, ChildProcess* out, std::string* address) {
+                                 const std::string& name, const std::string& listen,
+                                 ChildProcess* out, std::string* address) {
   const std::string port_file = options_.dir + "/" + name + ".port";
   std::filesystem::remove(port_file);
-  args.insert(args.end(), {"--listen", "127.0.0.1:0", "--port-file", port_file});
+  args.insert(args.end(), {"--listen", listen, "--port-file", port_file});
   MW_RETURN_IF_ERROR(
       ChildProcess::Start(Binary(program), args, {}, options_.dir + "/" + name + ".log", out));
   for (int i = 0; i < 3000; ++i) {
@@ -37,20 +38,16 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
   for (int s = 0; s < options.shard_servers; ++s) {
     std::string address;
     const std::string name = "shard-server-" + std::to_string(s);
-    MW_RETURN_IF_ERROR(cluster->StartServer("mw_shard_server",
-                                            {"--data-dir", options.dir + "/" + name}, name,
-                                            &cluster->shards_[static_cast<size_t>(s)], &address));
+    MW_RETURN_IF_ERROR(
+        cluster->StartServer("mw_shard_server", {"--data-dir", options.dir + "/" + name}, name,
+                             "127.0.0.1:0", &cluster->shards_[static_cast<size_t>(s)], &address));
     cluster->shard_addresses_.push_back(address);
     shard_list += (s ? "," : "") + address;
   }
-  std::vector<std::string> coordinator_args = {
-      "--database", options.dir + "/coordinator.db", "--shard-servers",
-      shard_list,   "--heartbeat-timeout-ms",        std::to_string(options.heartbeat_timeout_ms)};
-  if (!options.token_file.empty()) {
-    coordinator_args.insert(coordinator_args.end(), {"--token-file", options.token_file});
-  }
-  MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", coordinator_args, "coordinator",
-                                          &cluster->coordinator_, &cluster->coordinator_address_));
+  cluster->shard_list_ = shard_list;
+  MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", cluster->CoordinatorArgs(),
+                                          "coordinator", "127.0.0.1:0", &cluster->coordinator_,
+                                          &cluster->coordinator_address_));
   cluster->workers_.resize(static_cast<size_t>(options.workers));
   for (int w = 0; w < options.workers; ++w) {
     const std::string name = "worker-" + std::to_string(w);
@@ -67,6 +64,24 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
 }
 
 LocalCluster::~LocalCluster() { Stop(); }
+
+std::vector<std::string> LocalCluster::CoordinatorArgs() const {
+  std::vector<std::string> args = {"--database",
+                                   options_.dir + "/coordinator.db",
+                                   "--shard-servers",
+                                   shard_list_,
+                                   "--heartbeat-timeout-ms",
+                                   std::to_string(options_.heartbeat_timeout_ms)};
+  if (!options_.token_file.empty()) args.insert(args.end(), {"--token-file", options_.token_file});
+  return args;
+}
+
+Status LocalCluster::RestartCoordinator() {
+  coordinator_.Wait(std::chrono::seconds(10));
+  std::string address;
+  return StartServer("mw_coordinator", CoordinatorArgs(), "coordinator", coordinator_address_,
+                     &coordinator_, &address);
+}
 
 std::string LocalCluster::Binary(const std::string& name) const {
   return options_.bin_dir.empty() ? HelperPath(name) : options_.bin_dir + "/" + name;

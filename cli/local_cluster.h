@@ -35,10 +35,18 @@ class LocalCluster {
   // Idempotent and safe from a signal-handling thread.
   void Stop();
 
+  // For failure tests: the processes, and a coordinator restarted on its old port and
+  // database after it was killed.
+  ChildProcess& worker(int i) { return workers_[static_cast<size_t>(i)]; }
+  ChildProcess& coordinator() { return coordinator_; }
+  Status RestartCoordinator();
+
  private:
   // Starts `program` with --listen 127.0.0.1:0 --port-file and waits for the port.
   Status StartServer(const std::string& program, std::vector<std::string> args,
-                     const std::string& name, ChildProcess* out, std::string* address);
+                     const std::string& name, const std::string& listen, ChildProcess* out,
+                     std::string* address);
+  std::vector<std::string> CoordinatorArgs() const;
 
   void StopOnce();
   std::string Binary(const std::string& name) const;
@@ -49,6 +57,7 @@ class LocalCluster {
   std::vector<ChildProcess> workers_;
   std::vector<std::string> shard_addresses_;
   std::string coordinator_address_;
+  std::string shard_list_;
   std::once_flag stopped_;
 };
 

@@ -281,6 +281,13 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   if (worker == workers_.end()) {
     return Status::NotFound("worker " + report.worker_id() + " is not registered");
   }
+  if (worker->second.draining && report.task_id() == worker->second.stop_task) {
+    // It has left its old gang (a collective blocked on a dead peer can take a while): only
+    // now may it join a new one, or the new gang's rendezvous would wait for it in vain.
+    worker->second.draining = false;
+    changed_.notify_all();
+    return Status::Ok();
+  }
   const auto found = runs_.find(worker->second.job);
   if (found == runs_.end() || found->second.task_id != report.task_id()) {
     return Status::Ok();  // a report for a task whose gang is gone: nothing to do
@@ -401,8 +408,10 @@ void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
       v1::Task stop;
       stop.set_kind(v1::TASK_STOP);
       stop.set_job_id(run.job.id);
-      stop.set_task_id(run.job.id + "/stop");
+      stop.set_task_id(run.job.id + "/stop/" + std::to_string(next_task_++));
       it->second.queue.push_back(stop);
+      it->second.draining = true;
+      it->second.stop_task = stop.task_id();
     }
   }
   run.gang.clear();
@@ -454,7 +463,7 @@ void Coordinator::ScheduleLocked() {
   if (!store_->ByState(JobState::kQueued, &queued).ok()) return;
   std::vector<std::string> free;
   for (const auto& [id, w] : workers_) {
-    if (w.job.empty()) free.push_back(id);
+    if (w.job.empty() && !w.draining) free.push_back(id);
   }
   for (JobRecord& job : queued) {
     if (runs_.count(job.id) > 0) continue;

@@ -77,7 +77,9 @@ class Coordinator {
     std::string name;
     std::string rendezvous;
     std::chrono::steady_clock::time_point last_heartbeat;
-    std::string job;  // empty: free
+    std::string job;        // empty: free
+    bool draining = false;  // told to STOP and not yet reported done: not free yet
+    std::string stop_task;
     std::vector<millionway::v1::Task> queue;
   };
   struct Run {

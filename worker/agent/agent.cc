@@ -122,7 +122,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
         std::fflush(stdout);
         job_.reset();
       }
-      if (task.kind() != v1::TASK_STOP) {
+      {
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         v1::ReportResponse response;
