@@ -41,7 +41,6 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
     MW_RETURN_IF_ERROR(
         cluster->StartServer("mw_shard_server", {"--data-dir", options.dir + "/" + name}, name,
                              "127.0.0.1:0", &cluster->shards_[static_cast<size_t>(s)], &address));
-    cluster->shard_addresses_.push_back(address);
     shard_list += (s ? "," : "") + address;
   }
   cluster->shard_list_ = shard_list;

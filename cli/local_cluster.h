@@ -31,7 +31,6 @@ class LocalCluster {
   ~LocalCluster();  // Stop()
 
   std::string coordinator_address() const { return coordinator_address_; }
-  const std::vector<std::string>& shard_addresses() const { return shard_addresses_; }
   // Idempotent and safe from a signal-handling thread.
   void Stop();
 
@@ -55,7 +54,6 @@ class LocalCluster {
   std::vector<ChildProcess> shards_;
   ChildProcess coordinator_;
   std::vector<ChildProcess> workers_;
-  std::vector<std::string> shard_addresses_;
   std::string coordinator_address_;
   std::string shard_list_;
   std::once_flag stopped_;

@@ -33,7 +33,6 @@ class ServerProcess {
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   std::shared_ptr<grpc::Channel> Channel() const;
   std::string Log() const;
-  ChildProcess& process() { return process_; }
 
  private:
   ChildProcess process_;
