@@ -40,7 +40,7 @@ void JobClient::Prepare(grpc::ClientContext* context) const {
 }
 
 Status JobClient::Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                         int32_t priority, v1::Job* out) {
+                         int32_t priority, v1::Job* out, uint32_t min_world_size) {
   grpc::ClientContext context;
   Prepare(&context);
   v1::SubmitJobRequest request;
@@ -48,6 +48,7 @@ Status JobClient::Submit(const std::string& name, const std::string& spec_json, 
   request.set_spec_json(spec_json);
   request.set_world_size(world_size);
   request.set_priority(priority);
+  request.set_min_world_size(min_world_size);
   v1::SubmitJobResponse response;
   MW_RETURN_IF_ERROR(FromGrpc(stub_->Submit(&context, request, &response)));
   *out = response.job();
@@ -79,6 +80,17 @@ Status JobClient::Cancel(const std::string& id, v1::Job* out) {
   v1::CancelJobRequest request;
   request.set_id(id);
   return FromGrpc(stub_->Cancel(&context, request, out));
+}
+
+Status JobClient::Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
+                        v1::Job* out) {
+  grpc::ClientContext context;
+  Prepare(&context);
+  v1::ScaleJobRequest request;
+  request.set_id(id);
+  request.set_world_size(world_size);
+  request.set_min_world_size(min_world_size);
+  return FromGrpc(stub_->Scale(&context, request, out));
 }
 
 Status JobClient::Watch(const std::string& id,

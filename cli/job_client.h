@@ -19,12 +19,15 @@ class JobClient {
  public:
   static Status Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out);
 
+  // min_world_size > 0 makes the job elastic (see SubmitJobRequest).
   Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                int32_t priority, millionway::v1::Job* out);
+                int32_t priority, millionway::v1::Job* out, uint32_t min_world_size = 0);
   Status Get(const std::string& id, millionway::v1::Job* out);
   Status List(millionway::v1::JobState state, uint32_t page_size, const std::string& page_token,
               millionway::v1::ListJobsResponse* out);
   Status Cancel(const std::string& id, millionway::v1::Job* out);
+  Status Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
+               millionway::v1::Job* out);
   // Calls on_update for every state the server streams, until the job ends.
   Status Watch(const std::string& id,
                const std::function<void(const millionway::v1::Job&)>& on_update);

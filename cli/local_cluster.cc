@@ -34,41 +34,50 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
   cluster->options_ = options;
   std::filesystem::create_directories(options.dir);
   cluster->shards_.resize(static_cast<size_t>(options.shard_servers));
-  std::string shard_list;
   for (int s = 0; s < options.shard_servers; ++s) {
     std::string address;
     const std::string name = "shard-server-" + std::to_string(s);
     MW_RETURN_IF_ERROR(
         cluster->StartServer("mw_shard_server", {"--data-dir", options.dir + "/" + name}, name,
                              "127.0.0.1:0", &cluster->shards_[static_cast<size_t>(s)], &address));
-    shard_list += (s ? "," : "") + address;
+    cluster->shard_addresses_.push_back(address);
   }
-  cluster->shard_list_ = shard_list;
   MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", cluster->CoordinatorArgs(),
                                           "coordinator", "127.0.0.1:0", &cluster->coordinator_,
                                           &cluster->coordinator_address_));
   cluster->workers_.resize(static_cast<size_t>(options.workers));
-  for (int w = 0; w < options.workers; ++w) {
-    const std::string name = "worker-" + std::to_string(w);
-    MW_RETURN_IF_ERROR(ChildProcess::Start(
-        cluster->Binary("mw_worker"),
-        {"--coordinator", cluster->coordinator_address_, "--name", name, "--rendezvous",
-         "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--threads",
-         std::to_string(options.threads_per_worker), "--collective-timeout-s",
-         std::to_string(options.collective_timeout_s)},
-        {}, options.dir + "/" + name + ".log", &cluster->workers_[static_cast<size_t>(w)]));
-  }
+  for (int w = 0; w < options.workers; ++w) MW_RETURN_IF_ERROR(cluster->StartWorker(w));
   *out = std::move(cluster);
   return Status::Ok();
+}
+
+Status LocalCluster::StartWorker(int i) {
+  const std::string name = "worker-" + std::to_string(i);
+  return ChildProcess::Start(Binary("mw_worker"),
+                             {"--coordinator", coordinator_address_, "--name", name, "--rendezvous",
+                              "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--threads",
+                              std::to_string(options_.threads_per_worker), "--collective-timeout-s",
+                              std::to_string(options_.collective_timeout_s)},
+                             {}, options_.dir + "/" + name + ".log",
+                             &workers_[static_cast<size_t>(i)]);
+}
+
+Status LocalCluster::RestartWorker(int i) {
+  worker(i).Wait(std::chrono::seconds(10));
+  return StartWorker(i);
 }
 
 LocalCluster::~LocalCluster() { Stop(); }
 
 std::vector<std::string> LocalCluster::CoordinatorArgs() const {
+  std::string shard_list;
+  for (const auto& address : shard_addresses_) {
+    shard_list += (shard_list.empty() ? "" : ",") + address;
+  }
   std::vector<std::string> args = {"--database",
                                    options_.dir + "/coordinator.db",
                                    "--shard-servers",
-                                   shard_list_,
+                                   shard_list,
                                    "--heartbeat-timeout-ms",
                                    std::to_string(options_.heartbeat_timeout_ms)};
   if (!options_.token_file.empty()) args.insert(args.end(), {"--token-file", options_.token_file});

@@ -31,14 +31,16 @@ class LocalCluster {
   ~LocalCluster();  // Stop()
 
   std::string coordinator_address() const { return coordinator_address_; }
+  const std::vector<std::string>& shard_addresses() const { return shard_addresses_; }
   // Idempotent and safe from a signal-handling thread.
   void Stop();
 
-  // For failure tests: the processes, and a coordinator restarted on its old port and
-  // database after it was killed.
+  // For failure tests: the processes, a coordinator restarted on its old port and database
+  // after it was killed, and a worker restarted under its old name.
   ChildProcess& worker(int i) { return workers_[static_cast<size_t>(i)]; }
   ChildProcess& coordinator() { return coordinator_; }
   Status RestartCoordinator();
+  Status RestartWorker(int i);
 
  private:
   // Starts `program` with --listen 127.0.0.1:0 --port-file and waits for the port.
@@ -46,6 +48,7 @@ class LocalCluster {
                      const std::string& name, const std::string& listen, ChildProcess* out,
                      std::string* address);
   std::vector<std::string> CoordinatorArgs() const;
+  Status StartWorker(int i);
 
   void StopOnce();
   std::string Binary(const std::string& name) const;
@@ -55,7 +58,7 @@ class LocalCluster {
   ChildProcess coordinator_;
   std::vector<ChildProcess> workers_;
   std::string coordinator_address_;
-  std::string shard_list_;
+  std::vector<std::string> shard_addresses_;
   std::once_flag stopped_;
 };
 

@@ -1,7 +1,8 @@
 // mwctl: millionway's command line. It does not link LibTorch.
 //
-//   mwctl submit --spec F [--workers W] [--priority P] [--name N] [--watch]
+//   mwctl submit --spec F [--workers W] [--min-workers M] [--priority P] [--name N] [--watch]
 //   mwctl get ID | list [--state S] | cancel ID | watch ID
+//   mwctl scale ID --workers W [--min-workers M]
 //   mwctl export ID --output backbone.pt --shard-server HOST:PORT
 //   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D]
 //   mwctl train --spec F [--workers W]     (the job on bare local ranks, no services)
@@ -95,11 +96,13 @@ int main(int argc, char** argv) {
       ->envname("MW_TLS_KEY");
 
   std::string spec_path, id, name, output, shard_server, state, dir;
-  int workers = 2, shard_servers = 2, priority = 0, timeout_minutes = 120;
+  int workers = 2, min_workers = 0, shard_servers = 2, priority = 0, timeout_minutes = 120;
   bool watch = false;
   CLI::App* submit = app.add_subcommand("submit", "submit a job");
   submit->add_option("--spec", spec_path, "job spec (JSON)")->required();
   submit->add_option("--workers", workers, "W, the gang size")->check(CLI::Range(1, 4096));
+  submit->add_option("--min-workers", min_workers, "elastic: run on as few as M when short")
+      ->check(CLI::Range(1, 4096));
   submit->add_option("--priority", priority, "higher runs first");
   submit->add_option("--name", name, "a name to show");
   submit->add_flag("--watch", watch, "watch the job to its end");
@@ -109,6 +112,11 @@ int main(int argc, char** argv) {
   list->add_option("--state", state, "QUEUED, RUNNING, COMPLETED, FAILED or CANCELLED");
   CLI::App* cancel = app.add_subcommand("cancel", "cancel a job");
   cancel->add_option("id", id)->required();
+  CLI::App* scale = app.add_subcommand("scale", "resize a job's gang at its next checkpoint");
+  scale->add_option("id", id)->required();
+  scale->add_option("--workers", workers, "W")->required()->check(CLI::Range(1, 4096));
+  scale->add_option("--min-workers", min_workers, "elastic: the least W")
+      ->check(CLI::Range(1, 4096));
   CLI::App* watch_cmd = app.add_subcommand("watch", "follow a job to its end");
   watch_cmd->add_option("id", id)->required();
   CLI::App* export_cmd = app.add_subcommand("export", "fetch a job's backbone (state dict)");
@@ -191,7 +199,8 @@ int main(int argc, char** argv) {
     std::string text;
     if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return finish(Fail(s));
     if (const Status s = client->Submit(name.empty() ? spec_path : name, text,
-                                        static_cast<uint32_t>(workers), priority, &job);
+                                        static_cast<uint32_t>(workers), priority, &job,
+                                        static_cast<uint32_t>(min_workers));
         !s.ok()) {
       return finish(Fail(s));
     }
@@ -200,8 +209,11 @@ int main(int argc, char** argv) {
     if (!watch && !local->parsed()) return finish(0);
     return finish(WatchToEnd(*client, job.id()));
   }
-  if (get->parsed() || cancel->parsed()) {
-    const Status s = get->parsed() ? client->Get(id, &job) : client->Cancel(id, &job);
+  if (get->parsed() || cancel->parsed() || scale->parsed()) {
+    const Status s = get->parsed()      ? client->Get(id, &job)
+                     : cancel->parsed() ? client->Cancel(id, &job)
+                                        : client->Scale(id, static_cast<uint32_t>(workers),
+                                                        static_cast<uint32_t>(min_workers), &job);
     if (!s.ok()) return finish(Fail(s));
     std::printf("%s\n%s\n", ProgressLine(job).c_str(), Summary(job).c_str());
     return finish(0);

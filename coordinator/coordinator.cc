@@ -102,10 +102,24 @@ void Coordinator::BumpLocked(const std::string& job_id) {
   changed_.notify_all();
 }
 
-Status Coordinator::Submit(const std::string& name, const std::string& spec_json,
-                           uint32_t world_size, int32_t priority, JobRecord* out) {
+namespace {
+
+Status ValidateGangSize(uint32_t world_size, uint32_t min_world_size) {
   if (world_size < 1) return Status::InvalidArgument("world_size: must be >= 1");
   if (world_size > 4096) return Status::InvalidArgument("world_size: must be <= 4096");
+  if (min_world_size > world_size) {
+    return Status::InvalidArgument("min_world_size: must be <= world_size (" +
+                                   std::to_string(world_size) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Coordinator::Submit(const std::string& name, const std::string& spec_json,
+                           uint32_t world_size, uint32_t min_world_size, int32_t priority,
+                           JobRecord* out) {
+  MW_RETURN_IF_ERROR(ValidateGangSize(world_size, min_world_size));
   if (name.size() > 256) return Status::InvalidArgument("name: at most 256 characters");
   JobSpec spec;
   MW_RETURN_IF_ERROR(ParseJobSpec(spec_json, "spec", &spec));
@@ -113,6 +127,7 @@ Status Coordinator::Submit(const std::string& name, const std::string& spec_json
   job.name = name;
   job.spec_json = spec_json;
   job.world_size = world_size;
+  job.min_world_size = min_world_size;
   job.priority = priority;
   job.epochs = static_cast<uint64_t>(spec.trainer.epochs);
   std::lock_guard<std::mutex> lock(mu_);
@@ -163,6 +178,28 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
     MW_RETURN_IF_ERROR(PersistLocked(&job));
   }
   *out = job;
+  return Status::Ok();
+}
+
+Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
+                          JobRecord* out) {
+  MW_RETURN_IF_ERROR(ValidateGangSize(world_size, min_world_size));
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto run = runs_.find(id);
+  JobRecord stored;
+  JobRecord* job = &stored;
+  if (run != runs_.end()) {
+    job = &run->second.job;
+  } else {
+    MW_RETURN_IF_ERROR(store_->Get(id, &stored));
+  }
+  if (IsFinal(job->state)) {
+    return Status::FailedPrecondition("job " + id + " has ended; nothing to scale");
+  }
+  job->world_size = world_size;
+  job->min_world_size = min_world_size;
+  MW_RETURN_IF_ERROR(PersistLocked(job));
+  *out = *job;
   return Status::Ok();
 }
 
@@ -326,6 +363,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
       return Status::Ok();
     }
     again->second.job.failures = 0;  // progress made
+    again->second.job.checkpoint_world_size = static_cast<uint32_t>(again->second.gang.size());
   }
   Run& current = runs_.at(job_id);
   TaskPlan next;
@@ -340,11 +378,35 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     runs_.erase(job_id);
     return PersistLocked(&finished);
   }
+  if (current.plan.kind == TaskKind::kCheckpoint && next.kind != TaskKind::kEvaluate &&
+      ShouldRegangLocked(current)) {
+    const std::string reason = "regang: " + std::to_string(current.gang.size()) +
+                               " workers, the job asks for " +
+                               std::to_string(MinWorldSize(current.job)) + ".." +
+                               std::to_string(current.job.world_size);
+    StopRunLocked(current, reason, false);  // persists the committed progress; re-queues
+    return Status::Ok();
+  }
   current.plan = next;
   current.job.phase = PhaseOf(next.kind);
   MW_RETURN_IF_ERROR(PersistLocked(&current.job));
   SendLocked(current);
   return Status::Ok();
+}
+
+size_t Coordinator::FreeWorkersLocked() const {
+  size_t free = 0;
+  for (const auto& [id, w] : workers_) free += w.job.empty() && !w.draining ? 1 : 0;
+  return free;
+}
+
+bool Coordinator::ShouldRegangLocked(const Run& run) {
+  const size_t size = run.gang.size();
+  if (size > run.job.world_size || size < MinWorldSize(run.job)) return true;
+  if (size == run.job.world_size || FreeWorkersLocked() == 0) return false;
+  // Growing takes free workers; a queued job has the first claim on them.
+  std::vector<JobRecord> queued;
+  return store_->ByState(JobState::kQueued, &queued).ok() && queued.empty();
 }
 
 Status Coordinator::CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
@@ -462,17 +524,21 @@ void Coordinator::ScheduleLocked() {
   std::vector<JobRecord> queued;
   if (!store_->ByState(JobState::kQueued, &queued).ok()) return;
   std::vector<std::string> free;
+  bool draining = false;
   for (const auto& [id, w] : workers_) {
     if (w.job.empty() && !w.draining) free.push_back(id);
+    draining |= w.draining;
   }
   for (JobRecord& job : queued) {
     if (runs_.count(job.id) > 0) continue;
     // Strict order: a job that does not fit holds back the ones behind it, so a large gang
-    // is not starved by a stream of small ones.
-    if (free.size() < job.world_size) break;
+    // is not starved by a stream of small ones. An elastic job takes what is free, but not
+    // while workers are still leaving a gang: they are about to be free (a regang's own).
+    const size_t size = std::min<size_t>(free.size(), job.world_size);
+    if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
     Run run;
-    run.gang.assign(free.begin(), free.begin() + job.world_size);
-    free.erase(free.begin(), free.begin() + job.world_size);
+    run.gang.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
+    free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     job.state = JobState::kRunning;
     ++job.attempts;
     run.plan = JobStateMachine::Start(job);

@@ -6,7 +6,8 @@
 // only then is progress written to the store. A lost worker, a failed task or a cancel stops
 // the gang; the job goes back to the queue and restarts from its last committed checkpoint,
 // on whatever W workers are free (rows are resharded on load), or ends FAILED after too many
-// attempts without progress.
+// attempts without progress. An elastic job (min_world_size < world_size) starts or restarts
+// short of workers rather than wait, and regangs at a checkpoint when its size should change.
 //
 // gRPC services call in from many threads; one mutex guards the in-memory state, and no
 // network call is made while holding it.
@@ -49,10 +50,13 @@ class Coordinator {
 
   // JobService.
   Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                int32_t priority, JobRecord* out);
+                uint32_t min_world_size, int32_t priority, JobRecord* out);
   Status Get(const std::string& id, JobRecord* out);
   Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
   Status Cancel(const std::string& id, JobRecord* out);
+  // New gang sizes; a running gang is resized at its next checkpoint.
+  Status Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
+               JobRecord* out);
   // Waits until the job changes after `*version` (or `timeout` passes), then returns it and
   // its new version. Version 0 returns at once.
   Status Watch(const std::string& id, uint64_t* version, std::chrono::milliseconds timeout,
@@ -103,6 +107,10 @@ class Coordinator {
   Status PersistLocked(JobRecord* job);
   void BumpLocked(const std::string& job_id);
   void ExpireWorkersLocked();
+  // After a checkpoint: whether the gang should restart at another size (outside the job's
+  // range, or short while workers are free that no queued job waits for).
+  bool ShouldRegangLocked(const Run& run);
+  size_t FreeWorkersLocked() const;
   Status CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
                           const std::map<uint32_t, millionway::v1::TaskReport>& reports);
 

@@ -31,6 +31,7 @@ void JobServiceImpl::Fill(const JobRecord& r, v1::Job* job) {
   job->set_name(r.name);
   job->set_spec_json(r.spec_json);
   job->set_world_size(r.world_size);
+  job->set_min_world_size(r.min_world_size);
   job->set_priority(r.priority);
   job->set_state(static_cast<v1::JobState>(r.state));
   job->set_phase(static_cast<v1::JobPhase>(r.phase));
@@ -59,8 +60,9 @@ grpc::Status JobServiceImpl::Submit(grpc::ServerContext* context,
                                     v1::SubmitJobResponse* response) {
   if (auto auth = Authorize(context); !auth.ok()) return auth;
   JobRecord job;
-  const Status s = coordinator_->Submit(request->name(), request->spec_json(),
-                                        request->world_size(), request->priority(), &job);
+  const Status s =
+      coordinator_->Submit(request->name(), request->spec_json(), request->world_size(),
+                           request->min_world_size(), request->priority(), &job);
   if (!s.ok()) return ToGrpc(s);
   Fill(job, response->mutable_job());
   return grpc::Status::OK;
@@ -108,6 +110,17 @@ grpc::Status JobServiceImpl::Cancel(grpc::ServerContext* context,
   if (auto auth = Authorize(context); !auth.ok()) return auth;
   JobRecord job;
   const Status s = coordinator_->Cancel(request->id(), &job);
+  if (!s.ok()) return ToGrpc(s);
+  Fill(job, response);
+  return grpc::Status::OK;
+}
+
+grpc::Status JobServiceImpl::Scale(grpc::ServerContext* context,
+                                   const v1::ScaleJobRequest* request, v1::Job* response) {
+  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  JobRecord job;
+  const Status s = coordinator_->Scale(request->id(), request->world_size(),
+                                       request->min_world_size(), &job);
   if (!s.ok()) return ToGrpc(s);
   Fill(job, response);
   return grpc::Status::OK;

@@ -23,6 +23,8 @@ class JobServiceImpl final : public millionway::v1::JobService::Service {
                     millionway::v1::ListJobsResponse* response) override;
   grpc::Status Cancel(grpc::ServerContext* context, const millionway::v1::CancelJobRequest* request,
                       millionway::v1::Job* response) override;
+  grpc::Status Scale(grpc::ServerContext* context, const millionway::v1::ScaleJobRequest* request,
+                     millionway::v1::Job* response) override;
   grpc::Status Watch(grpc::ServerContext* context, const millionway::v1::WatchJobRequest* request,
                      grpc::ServerWriter<millionway::v1::Job>* writer) override;
 

@@ -60,7 +60,6 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
     case TaskKind::kCheckpoint:
       // Called once the checkpoint committed on every shard server.
       job->last_checkpoint = done.checkpoint;
-      job->checkpoint_world_size = job->world_size;
       job->epoch = done.epoch + 1;
       job->step = 0;
       *next = EpochStart(*job);

@@ -29,12 +29,17 @@ enum class JobPhase {
 
 bool IsFinal(JobState state);
 
+struct JobRecord;
+// The least W a job may run with: min_world_size, or world_size when not elastic.
+uint32_t MinWorldSize(const JobRecord& job);
+
 struct JobRecord {
   int64_t seq = 0;  // submission order, assigned by Insert
   std::string id;   // assigned by Insert: "job-<seq>"
   std::string name;
   std::string spec_json;
-  uint32_t world_size = 1;
+  uint32_t world_size = 1;      // W wanted
+  uint32_t min_world_size = 0;  // elastic: runs on fewer (down to this) when no more are free
   int32_t priority = 0;
   JobState state = JobState::kQueued;
   JobPhase phase = JobPhase::kNone;
@@ -47,7 +52,7 @@ struct JobRecord {
   double linear_top1 = 0;
   uint64_t evaluated_epoch = 0;
   uint64_t last_checkpoint = 0;  // 0: none committed
-  uint32_t checkpoint_world_size = 0;
+  uint32_t checkpoint_world_size = 0;  // the gang size that wrote last_checkpoint
   uint32_t attempts = 0;
   uint32_t failures = 0;  // consecutive failed attempts
   std::string failure;

@@ -1,18 +1,27 @@
 // The service under failures, as real processes on loopback (LocalCluster):
 //  - kill -9 of a gang member after the first checkpoint: the job resumes from that
 //    checkpoint on the surviving worker and a spare, and completes;
+//  - kill -9 of a gang member at a random instant of the second epoch, several trials: each
+//    resumed job's second checkpoint equals an uninterrupted run's (same spec and seeds);
+//  - an elastic job scaled from W = 2 to W = 3 regangs at its next checkpoint, then, two of
+//    its three workers killed, finishes on the last one (rows resharded on every load);
 //  - kill -9 of the coordinator mid-job, restarted on the same database: the job continues to
 //    COMPLETED and nothing submitted is lost.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstring>
 #include <filesystem>
+#include <map>
+#include <random>
 #include <thread>
 
 #include "cli/job_client.h"
 #include "cli/local_cluster.h"
 #include "common/process_group.h"
+#include "common/row_partition.h"
+#include "shard_server/shard_client.h"
 
 namespace mw {
 namespace {
@@ -52,14 +61,53 @@ class ServiceFailure : public ::testing::Test {
     ADD_FAILURE() << "timed out waiting on " << id;
     return job;
   }
-  std::string Submit() {
+  std::unique_ptr<JobClient> Client() {
     std::unique_ptr<JobClient> client;
     ConnectionOptions connection;
     connection.address = cluster_->coordinator_address();
     EXPECT_TRUE(JobClient::Connect(connection, &client).ok());
+    return client;
+  }
+  std::string Submit(const char* spec = kSpec, uint32_t min_world_size = 0) {
     v1::Job job;
-    EXPECT_TRUE(client->Submit("failures", kSpec, 2, 0, &job).ok());
+    EXPECT_TRUE(Client()->Submit("failures", spec, 2, 0, &job, min_world_size).ok());
     return job.id();
+  }
+  int WorkerIndex(const std::string& name) {
+    return std::stoi(name.substr(std::string("worker-").size()));
+  }
+  static bool Finished(const v1::Job& j) {
+    return j.state() == v1::COMPLETED || j.state() == v1::FAILED;
+  }
+  // What a resumed run must reproduce of a checkpoint, as stored: the classifier rows and
+  // their momentum gathered from every server, and the backbone's state dict from server 0
+  // (the "model" blob is a TorchScript archive whose bytes name modules by a per-process
+  // counter, so equal models need not have equal bytes).
+  std::map<std::string, std::string> ReadCheckpoint(const std::string& job, uint64_t checkpoint,
+                                                    int64_t num_rows) {
+    std::map<std::string, std::string> contents;
+    const auto& addresses = cluster_->shard_addresses();
+    const RowPartition ranges(num_rows, static_cast<int>(addresses.size()));
+    for (size_t s = 0; s < addresses.size(); ++s) {
+      ConnectionOptions connection;
+      connection.address = addresses[s];
+      std::shared_ptr<grpc::Channel> channel;
+      EXPECT_TRUE(OpenChannel(connection, &channel).ok());
+      ShardClient client(channel);
+      const int part = static_cast<int>(s);
+      for (const char* tensor : {"classifier.weight", "classifier.momentum"}) {
+        std::string rows;
+        const Status read =
+            client.ReadRows(job, checkpoint, tensor, static_cast<uint64_t>(ranges.begin(part)),
+                            static_cast<uint64_t>(ranges.end(part)), &rows);
+        EXPECT_TRUE(read.ok()) << read.ToString();
+        contents[tensor] += rows;
+      }
+      if (s == 0) {
+        EXPECT_TRUE(client.ReadBlob(job, checkpoint, "backbone.pt", &contents["backbone"]).ok());
+      }
+    }
+    return contents;
   }
 
   LocalClusterOptions options_;
@@ -72,13 +120,108 @@ TEST_F(ServiceFailure, KillNineOfAWorkerResumesFromTheLastCheckpoint) {
   const std::string id = Submit();
   const v1::Job running = WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
   ASSERT_EQ(running.workers_size(), 2);
-  const int victim = std::stoi(running.workers(1).substr(std::string("worker-").size()));
+  const int victim = WorkerIndex(running.workers(1));
   cluster_->worker(victim).Signal(SIGKILL);
   const v1::Job done = WaitFor(
       id, [](const v1::Job& j) { return j.state() == v1::COMPLETED || j.state() == v1::FAILED; });
   EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
   EXPECT_EQ(done.epoch(), 3u);
   EXPECT_GE(done.attempts(), 2u);
+  EXPECT_GT(done.last_evaluation().knn_top1(), 0.3);
+}
+
+float MaxAbsDifference(const std::string& a, const std::string& b) {
+  EXPECT_EQ(a.size(), b.size());
+  float worst = 0;
+  for (size_t i = 0; i + sizeof(float) <= std::min(a.size(), b.size()); i += sizeof(float)) {
+    float x, y;
+    std::memcpy(&x, a.data() + i, sizeof x);
+    std::memcpy(&y, b.data() + i, sizeof y);
+    worst = std::max(worst, std::abs(x - y));
+  }
+  return worst;
+}
+
+TEST_F(ServiceFailure, ResumedRunsEqualAnUninterruptedRun) {
+  constexpr char kTwoEpochs[] = R"({"train_subset": 400, "test_subset": 200, "epochs": 2,
+    "local_batch": 50, "top_k": 10, "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0,
+    "linear_probe": false, "seed": 7})";
+  constexpr int64_t kRows = 400;
+  constexpr int kTrials = 3;
+  options_.workers = 3;  // a gang of 2 and a spare
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+
+  const std::string reference = Submit(kTwoEpochs);
+  WaitFor(reference, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
+  const auto epoch_start = std::chrono::steady_clock::now();
+  WaitFor(reference, [](const v1::Job& j) { return j.last_checkpoint() >= 2 || Finished(j); });
+  const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - epoch_start)
+                            .count();
+  ASSERT_EQ(WaitFor(reference, Finished).state(), v1::COMPLETED);
+  const auto expected = ReadCheckpoint(reference, 2, kRows);
+  ASSERT_EQ(expected.at("classifier.weight").size(), kRows * 128 * sizeof(float));
+
+  const unsigned seed = std::random_device()();
+  std::mt19937 random(seed);
+  for (int trial = 0; trial < kTrials; ++trial) {
+    const std::string id = Submit(kTwoEpochs);
+    const v1::Job running = WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
+    ASSERT_EQ(running.workers_size(), 2);
+    // A random instant of the second epoch: top-k refresh, any training step or the
+    // checkpoint's writes.
+    const auto delay = std::uniform_int_distribution<int64_t>(0, epoch_ms)(random);
+    const auto rank = std::uniform_int_distribution<int>(0, 1)(random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    const int victim = WorkerIndex(running.workers(rank));
+    SCOPED_TRACE("trial " + std::to_string(trial) + " (seed " + std::to_string(seed) +
+                 "): kill -9 of rank " + std::to_string(rank) + " " + std::to_string(delay) +
+                 " ms after checkpoint 1");
+    cluster_->worker(victim).Signal(SIGKILL);
+    ASSERT_TRUE(cluster_->RestartWorker(victim).ok());  // the spare for the next trial
+    const v1::Job done = WaitFor(id, Finished);
+    ASSERT_EQ(done.state(), v1::COMPLETED) << done.failure();
+    EXPECT_EQ(done.last_checkpoint(), 2u);
+    EXPECT_GE(done.attempts(), 2u);
+    const auto resumed = ReadCheckpoint(id, 2, kRows);
+    EXPECT_LT(MaxAbsDifference(resumed.at("classifier.weight"), expected.at("classifier.weight")),
+              1e-5f);
+    EXPECT_LT(
+        MaxAbsDifference(resumed.at("classifier.momentum"), expected.at("classifier.momentum")),
+        1e-5f);
+    EXPECT_TRUE(resumed.at("backbone") == expected.at("backbone")) << "the backbones differ";
+  }
+}
+
+TEST_F(ServiceFailure, AnElasticJobRegangsAtCheckpoints) {
+  constexpr char kFourEpochs[] = R"({"train_subset": 400, "test_subset": 200, "epochs": 4,
+    "local_batch": 50, "top_k": 10, "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0,
+    "linear_probe": false})";
+  options_.workers = 3;
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kFourEpochs);  // not elastic yet: it waits for both workers
+  v1::Job job = WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
+  EXPECT_EQ(job.workers_size(), 2);
+  v1::Job scaled;
+  EXPECT_EQ(Client()->Scale(id, 3, 4, &scaled).code(), Status::Code::kInvalidArgument);
+  ASSERT_TRUE(Client()->Scale(id, 3, 1, &scaled).ok());
+  EXPECT_EQ(scaled.world_size(), 3u);
+
+  // The gang of 2 finishes its epoch, commits, and restarts from that checkpoint with 3.
+  job = WaitFor(id, [](const v1::Job& j) { return j.workers_size() == 3 || Finished(j); });
+  ASSERT_EQ(job.workers_size(), 3) << job.failure();
+  EXPECT_GE(job.last_checkpoint(), 2u);
+  EXPECT_EQ(job.failure().rfind("regang", 0), 0u) << job.failure();
+  const uint32_t attempts = job.attempts();
+  for (int rank : {1, 2}) cluster_->worker(WorkerIndex(job.workers(rank))).Signal(SIGKILL);
+
+  // No spare: the survivor carries on alone from the last checkpoint.
+  job = WaitFor(id, [](const v1::Job& j) { return j.workers_size() == 1 || Finished(j); });
+  EXPECT_EQ(job.workers_size(), 1);
+  const v1::Job done = WaitFor(id, Finished);
+  EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
+  EXPECT_EQ(done.epoch(), 4u);
+  EXPECT_GT(done.attempts(), attempts);
   EXPECT_GT(done.last_evaluation().knn_top1(), 0.3);
 }
 
