@@ -38,10 +38,11 @@ int Fail(const Status& status) {
 
 // Reads and validates a spec file locally, so a bad field is named with the file before any
 // call is made.
-Status ReadSpec(const std::string& path, std::string* text) {
+// The spec as JSON, checked here so a bad one is refused with its file and line.
+Status ReadSpec(const std::string& path, std::string* json) {
+  MW_RETURN_IF_ERROR(ReadJobSpecFile(path, json));
   JobSpec spec;
-  MW_RETURN_IF_ERROR(LoadJobSpec(path, &spec));
-  return ReadFile(path, text);
+  return ParseJobSpec(*json, path, &spec);
 }
 
 int WatchToEnd(JobClient& client, const std::string& id) {
@@ -99,7 +100,7 @@ int main(int argc, char** argv) {
   int workers = 2, min_workers = 0, shard_servers = 2, priority = 0, timeout_minutes = 120;
   bool watch = false;
   CLI::App* submit = app.add_subcommand("submit", "submit a job");
-  submit->add_option("--spec", spec_path, "job spec (JSON)")->required();
+  submit->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
   submit->add_option("--workers", workers, "W, the gang size")->check(CLI::Range(1, 4096));
   submit->add_option("--min-workers", min_workers, "elastic: run on as few as M when short")
       ->check(CLI::Range(1, 4096));
@@ -126,12 +127,12 @@ int main(int argc, char** argv) {
       ->envname("MW_SHARD_SERVER")
       ->required();
   CLI::App* local = app.add_subcommand("local", "the whole cluster on this machine, one job");
-  local->add_option("--spec", spec_path, "job spec (JSON)")->required();
+  local->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
   local->add_option("--workers", workers, "W")->check(CLI::Range(1, 64));
   local->add_option("--shard-servers", shard_servers, "S")->check(CLI::Range(1, 64));
   local->add_option("--dir", dir, "data and logs (default: a new temporary directory)");
   CLI::App* train = app.add_subcommand("train", "run a job on bare local ranks, no services");
-  train->add_option("--spec", spec_path, "job spec (JSON)")->required();
+  train->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
   train->add_option("--workers", workers, "ranks (processes)")
       ->envname("MW_WORKERS")
       ->check(CLI::Range(1, 64));
@@ -198,9 +199,9 @@ int main(int argc, char** argv) {
   if (submit->parsed() || local->parsed()) {
     std::string text;
     if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return finish(Fail(s));
-    if (const Status s = client->Submit(name.empty() ? spec_path : name, text,
-                                        static_cast<uint32_t>(workers), priority, &job,
-                                        static_cast<uint32_t>(min_workers));
+    if (const Status s =
+            client->Submit(name.empty() ? spec_path : name, text, static_cast<uint32_t>(workers),
+                           priority, &job, static_cast<uint32_t>(min_workers));
         !s.ok()) {
       return finish(Fail(s));
     }

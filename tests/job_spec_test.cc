@@ -1,5 +1,5 @@
-// Job specs: defaults, each invalid field named, syntax errors located; and `mwctl train`
-// end to end on a small subset with real processes.
+// Job specs: defaults, each invalid field named, syntax errors located, YAML read as JSON;
+// and `mwctl train` end to end on a small subset with real processes.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -7,7 +7,10 @@
 #include <fstream>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "common/process_group.h"
+#include "common/yaml_to_json.h"
 #include "worker/training/job_spec.h"
 
 namespace mw {
@@ -59,6 +62,37 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"fine_tune_fractions": [0.01, 2]})", "fine_tune_fractions: every entry");
   ExpectInvalid(R"({"loader_threads": 0})", "loader_threads: 0 must be >= 1");
   ExpectInvalid(R"({"evaluate_every_epoch": 1})", "evaluate_every_epoch: must be true or false");
+}
+
+TEST(JobSpec, YamlReadsAsTheSameJson) {
+  std::string from_yaml, from_json;
+  ASSERT_TRUE(ReadJobSpecFile(MW_SOURCE_DIR "/examples/fashion-mnist.yaml", &from_yaml).ok());
+  ASSERT_TRUE(ReadJobSpecFile(MW_SOURCE_DIR "/examples/fashion-mnist.json", &from_json).ok());
+  EXPECT_EQ(nlohmann::json::parse(from_yaml), nlohmann::json::parse(from_json)) << from_yaml;
+
+  std::string json;
+  ASSERT_TRUE(YamlToJson("a: [1, -2.5e3, +7]\nb: '12'\nc: ~\nd: True\ne: hello\n"
+                         "f: {g: &x 1, h: *x}\n",
+                         "s.yaml", &json)
+                  .ok());
+  EXPECT_EQ(nlohmann::json::parse(json), nlohmann::json::parse(R"({"a": [1, -2500.0, 7],
+    "b": "12", "c": null, "d": true, "e": "hello", "f": {"g": 1, "h": 1}})"));
+  // A quoted number stays a string, which the spec refuses by name.
+  ASSERT_TRUE(YamlToJson("epochs: '3'\n", "s.yaml", &json).ok());
+  ExpectInvalid(json, "epochs");
+
+  const auto expect_error = [](const std::string& yaml, const std::string& where) {
+    std::string out;
+    const Status s = YamlToJson(yaml, "s.yaml", &out);
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << yaml;
+    EXPECT_EQ(s.message().rfind(where, 0), 0u) << s.message();
+  };
+  expect_error("epochs: 2\ntop_k: [1, 2\nlr: 0.1\n", "s.yaml:3:");
+  expect_error("epochs: 2\nepochs: 3\n", "s.yaml:2: duplicate key 'epochs'");
+  expect_error("lr: .inf\n", "s.yaml:1: '.inf' has no JSON equivalent");
+  expect_error("", "s.yaml: the YAML document is empty");
+  expect_error("a: 1\n---\nb: 2\n", "s.yaml: holds more than one YAML document");
+  expect_error("? [1]\n: 2\n", "s.yaml:1: a key must be a plain string");
 }
 
 TEST(Mwctl, TrainRunsALocalJobAndRefusesABadSpec) {

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "common/yaml_to_json.h"
+
 namespace mw {
 
 namespace {
@@ -280,12 +282,24 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   return Status::Ok();
 }
 
-Status LoadJobSpec(const std::string& path, JobSpec* out) {
+Status ReadJobSpecFile(const std::string& path, std::string* json) {
   std::ifstream in(path);
   if (!in) return Status::NotFound(path + ": cannot open the job spec");
   std::stringstream text;
   text << in.rdbuf();
-  return ParseJobSpec(text.str(), path, out);
+  const auto ends_with = [&](const std::string& suffix) {
+    return path.size() >= suffix.size() &&
+           path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  if (ends_with(".yaml") || ends_with(".yml")) return YamlToJson(text.str(), path, json);
+  *json = text.str();
+  return Status::Ok();
+}
+
+Status LoadJobSpec(const std::string& path, JobSpec* out) {
+  std::string json;
+  MW_RETURN_IF_ERROR(ReadJobSpecFile(path, &json));
+  return ParseJobSpec(json, path, out);
 }
 
 }  // namespace mw

@@ -32,6 +32,8 @@ struct JobSpec {
 
 // `source` names the text in error messages (a path).
 Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec* out);
+// A spec file's text as JSON: JSON as it is, YAML (*.yaml, *.yml) converted.
+Status ReadJobSpecFile(const std::string& path, std::string* json);
 Status LoadJobSpec(const std::string& path, JobSpec* out);
 
 }  // namespace mw
