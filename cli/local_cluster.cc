@@ -37,9 +37,10 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
   for (int s = 0; s < options.shard_servers; ++s) {
     std::string address;
     const std::string name = "shard-server-" + std::to_string(s);
-    MW_RETURN_IF_ERROR(
-        cluster->StartServer("mw_shard_server", {"--data-dir", options.dir + "/" + name}, name,
-                             "127.0.0.1:0", &cluster->shards_[static_cast<size_t>(s)], &address));
+    std::vector<std::string> args = cluster->ServerTlsArgs();
+    args.insert(args.end(), {"--data-dir", options.dir + "/" + name});
+    MW_RETURN_IF_ERROR(cluster->StartServer("mw_shard_server", args, name, "127.0.0.1:0",
+                                            &cluster->shards_[static_cast<size_t>(s)], &address));
     cluster->shard_addresses_.push_back(address);
   }
   MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", cluster->CoordinatorArgs(),
@@ -53,13 +54,28 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
 
 Status LocalCluster::StartWorker(int i) {
   const std::string name = "worker-" + std::to_string(i);
-  return ChildProcess::Start(Binary("mw_worker"),
-                             {"--coordinator", coordinator_address_, "--name", name, "--rendezvous",
-                              "127.0.0.1:" + std::to_string(FreeLoopbackPort()), "--threads",
-                              std::to_string(options_.threads_per_worker), "--collective-timeout-s",
-                              std::to_string(options_.collective_timeout_s)},
-                             {}, options_.dir + "/" + name + ".log",
+  std::vector<std::string> args = {"--coordinator",
+                                   coordinator_address_,
+                                   "--name",
+                                   name,
+                                   "--rendezvous",
+                                   "127.0.0.1:" + std::to_string(FreeLoopbackPort()),
+                                   "--threads",
+                                   std::to_string(options_.threads_per_worker),
+                                   "--collective-timeout-s",
+                                   std::to_string(options_.collective_timeout_s)};
+  if (!options_.tls_ca.empty()) {
+    args.insert(args.end(), {"--tls-ca", options_.tls_ca, "--tls-cert", options_.tls_cert,
+                             "--tls-key", options_.tls_key});
+  }
+  return ChildProcess::Start(Binary("mw_worker"), args, {}, options_.dir + "/" + name + ".log",
                              &workers_[static_cast<size_t>(i)]);
+}
+
+std::vector<std::string> LocalCluster::ServerTlsArgs() const {
+  if (options_.tls_ca.empty()) return {};
+  return {"--tls-cert",     options_.tls_cert, "--tls-key",
+          options_.tls_key, "--tls-client-ca", options_.tls_ca};
 }
 
 Status LocalCluster::RestartWorker(int i) {
@@ -81,6 +97,11 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
                                    "--heartbeat-timeout-ms",
                                    std::to_string(options_.heartbeat_timeout_ms)};
   if (!options_.token_file.empty()) args.insert(args.end(), {"--token-file", options_.token_file});
+  if (!options_.tls_ca.empty()) {
+    const auto tls = ServerTlsArgs();
+    args.insert(args.end(), tls.begin(), tls.end());
+    args.insert(args.end(), {"--tls-ca", options_.tls_ca});  // towards the shard servers
+  }
   return args;
 }
 

@@ -23,6 +23,9 @@ struct LocalClusterOptions {
   int heartbeat_timeout_ms = 5000;
   int collective_timeout_s = 60;
   std::string token_file;  // given: the coordinator requires this bearer token on JobService
+  // Given: mutual TLS between every pair of processes, each presenting this certificate
+  // (it must allow serverAuth and clientAuth) and trusting only peers signed by tls_ca.
+  std::string tls_ca, tls_cert, tls_key;
 };
 
 class LocalCluster {
@@ -48,6 +51,8 @@ class LocalCluster {
                      const std::string& name, const std::string& listen, ChildProcess* out,
                      std::string* address);
   std::vector<std::string> CoordinatorArgs() const;
+  // A server's --tls-* flags: its certificate, and the CA its clients must be signed by.
+  std::vector<std::string> ServerTlsArgs() const;
   Status StartWorker(int i);
 
   void StopOnce();

@@ -163,6 +163,10 @@ int main(int argc, char** argv) {
     cluster_dir = options.dir;
     options.workers = workers;
     options.shard_servers = shard_servers;
+    // The connection's certificate serves the whole cluster: mutual TLS everywhere.
+    options.tls_ca = connection.tls_ca;
+    options.tls_cert = connection.tls_cert;
+    options.tls_key = connection.tls_key;
     options.threads_per_worker =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / workers);
     if (const Status s = LocalCluster::Start(options, &cluster); !s.ok()) return Fail(s);
