@@ -274,11 +274,12 @@ Status Coordinator::Register(const std::string& name, const std::string& rendezv
   return Status::Ok();
 }
 
-bool Coordinator::Heartbeat(const std::string& worker_id) {
+bool Coordinator::Heartbeat(const std::string& worker_id, bool leaving) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = workers_.find(worker_id);
   if (it == workers_.end()) return false;
   it->second.last_heartbeat = std::chrono::steady_clock::now();
+  it->second.leaving |= leaving;
   return true;
 }
 
@@ -318,6 +319,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   if (worker == workers_.end()) {
     return Status::NotFound("worker " + report.worker_id() + " is not registered");
   }
+  worker->second.leaving |= report.leaving();
   if (worker->second.draining && report.task_id() == worker->second.stop_task) {
     // It has left its old gang (a collective blocked on a dead peer can take a while): only
     // now may it join a new one, or the new gang's rendezvous would wait for it in vain.
@@ -378,12 +380,22 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     runs_.erase(job_id);
     return PersistLocked(&finished);
   }
-  if (current.plan.kind == TaskKind::kCheckpoint && next.kind != TaskKind::kEvaluate &&
-      ShouldRegangLocked(current)) {
-    const std::string reason = "regang: " + std::to_string(current.gang.size()) +
-                               " workers, the job asks for " +
-                               std::to_string(MinWorldSize(current.job)) + ".." +
-                               std::to_string(current.job.world_size);
+  if (const Worker* leaving = LeavingMemberLocked(current)) {
+    // Save where the gang stands (unless the epoch's own checkpoint is next), then stop:
+    // the job resumes from there without the leaving worker, and it was no failure.
+    TaskPlan save;
+    if (next.kind != TaskKind::kCheckpoint) {
+      if (!JobStateMachine::CheckpointNow(current.job, &save)) {
+        StopRunLocked(current, "worker " + leaving->name + " left (SIGTERM)", false);
+        return Status::Ok();
+      }
+      next = save;
+    }
+  } else if (current.plan.kind == TaskKind::kCheckpoint && next.kind != TaskKind::kEvaluate &&
+             ShouldRegangLocked(current)) {
+    const std::string reason =
+        "regang: " + std::to_string(current.gang.size()) + " workers, the job asks for " +
+        std::to_string(MinWorldSize(current.job)) + ".." + std::to_string(current.job.world_size);
     StopRunLocked(current, reason, false);  // persists the committed progress; re-queues
     return Status::Ok();
   }
@@ -394,10 +406,22 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   return Status::Ok();
 }
 
+bool Coordinator::IsFree(const Worker& worker) {
+  return worker.job.empty() && !worker.draining && !worker.leaving;
+}
+
 size_t Coordinator::FreeWorkersLocked() const {
   size_t free = 0;
-  for (const auto& [id, w] : workers_) free += w.job.empty() && !w.draining ? 1 : 0;
+  for (const auto& [id, w] : workers_) free += IsFree(w) ? 1 : 0;
   return free;
+}
+
+const Coordinator::Worker* Coordinator::LeavingMemberLocked(const Run& run) const {
+  for (const auto& id : run.gang) {
+    const auto it = workers_.find(id);
+    if (it != workers_.end() && it->second.leaving) return &it->second;
+  }
+  return nullptr;
 }
 
 bool Coordinator::ShouldRegangLocked(const Run& run) {
@@ -526,7 +550,7 @@ void Coordinator::ScheduleLocked() {
   std::vector<std::string> free;
   bool draining = false;
   for (const auto& [id, w] : workers_) {
-    if (w.job.empty() && !w.draining) free.push_back(id);
+    if (IsFree(w)) free.push_back(id);
     draining |= w.draining;
   }
   for (JobRecord& job : queued) {

@@ -55,8 +55,7 @@ class Coordinator {
   Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
   Status Cancel(const std::string& id, JobRecord* out);
   // New gang sizes; a running gang is resized at its next checkpoint.
-  Status Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
-               JobRecord* out);
+  Status Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size, JobRecord* out);
   // Waits until the job changes after `*version` (or `timeout` passes), then returns it and
   // its new version. Version 0 returns at once.
   Status Watch(const std::string& id, uint64_t* version, std::chrono::milliseconds timeout,
@@ -67,7 +66,8 @@ class Coordinator {
 
   // WorkerService.
   Status Register(const std::string& name, const std::string& rendezvous, std::string* id);
-  bool Heartbeat(const std::string& worker_id);
+  // leaving: the worker got SIGTERM (see TaskReport.leaving).
+  bool Heartbeat(const std::string& worker_id, bool leaving);
   // The worker's next task; waits up to `timeout`. NOT_FOUND when the worker is unknown (it
   // must register again), DEADLINE_EXCEEDED when nothing came.
   Status NextTask(const std::string& worker_id, std::chrono::milliseconds timeout,
@@ -83,6 +83,7 @@ class Coordinator {
     std::chrono::steady_clock::time_point last_heartbeat;
     std::string job;        // empty: free
     bool draining = false;  // told to STOP and not yet reported done: not free yet
+    bool leaving = false;   // got SIGTERM: joins no new gang
     std::string stop_task;
     std::vector<millionway::v1::Task> queue;
   };
@@ -111,6 +112,9 @@ class Coordinator {
   // range, or short while workers are free that no queued job waits for).
   bool ShouldRegangLocked(const Run& run);
   size_t FreeWorkersLocked() const;
+  static bool IsFree(const Worker& worker);
+  // The gang member that is leaving (SIGTERM), or null.
+  const Worker* LeavingMemberLocked(const Run& run) const;
   Status CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
                           const std::map<uint32_t, millionway::v1::TaskReport>& reports);
 

@@ -115,12 +115,12 @@ grpc::Status JobServiceImpl::Cancel(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status JobServiceImpl::Scale(grpc::ServerContext* context,
-                                   const v1::ScaleJobRequest* request, v1::Job* response) {
+grpc::Status JobServiceImpl::Scale(grpc::ServerContext* context, const v1::ScaleJobRequest* request,
+                                   v1::Job* response) {
   if (auto auth = Authorize(context); !auth.ok()) return auth;
   JobRecord job;
-  const Status s = coordinator_->Scale(request->id(), request->world_size(),
-                                       request->min_world_size(), &job);
+  const Status s =
+      coordinator_->Scale(request->id(), request->world_size(), request->min_world_size(), &job);
   if (!s.ok()) return ToGrpc(s);
   Fill(job, response);
   return grpc::Status::OK;

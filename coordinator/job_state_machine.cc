@@ -18,6 +18,16 @@ TaskPlan EpochStart(const JobRecord& job) {
   return plan;
 }
 
+// The next chunk of the epoch's training from `step`.
+TaskPlan TrainFrom(const JobRecord& job, uint64_t step, uint64_t chunk) {
+  TaskPlan plan;
+  plan.kind = TaskKind::kTrain;
+  plan.epoch = job.epoch;
+  plan.first_step = step;
+  plan.last_step = std::min(step + chunk, job.steps_per_epoch);
+  return plan;
+}
+
 }  // namespace
 
 TaskPlan JobStateMachine::Start(const JobRecord& job) {
@@ -25,7 +35,18 @@ TaskPlan JobStateMachine::Start(const JobRecord& job) {
   plan.kind = TaskKind::kStart;
   plan.epoch = job.epoch;
   plan.checkpoint = job.last_checkpoint;
+  plan.first_step = job.last_checkpoint > 0 ? job.checkpoint_step : 0;
   return plan;
+}
+
+bool JobStateMachine::CheckpointNow(const JobRecord& job, TaskPlan* out) {
+  if (job.step <= job.checkpoint_step || job.step >= job.steps_per_epoch) return false;
+  *out = TaskPlan();
+  out->kind = TaskKind::kCheckpoint;
+  out->epoch = job.epoch;
+  out->first_step = job.step;
+  out->checkpoint = job.last_checkpoint + 1;
+  return true;
 }
 
 bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
@@ -35,34 +56,37 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
   switch (done.kind) {
     case TaskKind::kStart:
       job->steps_per_epoch = outcome.steps_per_epoch;
-      job->step = 0;
-      *next = EpochStart(*job);
+      job->step = done.first_step;  // a mid-epoch checkpoint resumes where it was taken
+      *next = job->step > 0 && job->epoch < job->epochs ? TrainFrom(*job, job->step, chunk)
+                                                        : EpochStart(*job);
       break;
     case TaskKind::kTopKRefresh:
-      next->kind = TaskKind::kTrain;
-      next->epoch = done.epoch;
-      next->first_step = 0;
-      next->last_step = std::min(chunk, job->steps_per_epoch);
+      *next = TrainFrom(*job, 0, chunk);
       break;
     case TaskKind::kTrain:
       job->step = done.last_step;
       job->last_loss = outcome.mean_loss;
-      next->epoch = done.epoch;
       if (done.last_step < job->steps_per_epoch) {
-        next->kind = TaskKind::kTrain;
-        next->first_step = done.last_step;
-        next->last_step = std::min(done.last_step + chunk, job->steps_per_epoch);
+        *next = TrainFrom(*job, done.last_step, chunk);
       } else {
+        *next = TaskPlan();
         next->kind = TaskKind::kCheckpoint;
+        next->epoch = done.epoch;
         next->checkpoint = job->last_checkpoint + 1;
       }
       break;
     case TaskKind::kCheckpoint:
       // Called once the checkpoint committed on every shard server.
       job->last_checkpoint = done.checkpoint;
-      job->epoch = done.epoch + 1;
-      job->step = 0;
-      *next = EpochStart(*job);
+      job->checkpoint_step = done.first_step;
+      if (done.first_step > 0) {
+        job->step = done.first_step;
+        *next = TrainFrom(*job, job->step, chunk);
+      } else {
+        job->epoch = done.epoch + 1;
+        job->step = 0;
+        *next = EpochStart(*job);
+      }
       break;
     case TaskKind::kEvaluate:
       job->knn_top1 = outcome.knn_top1;

@@ -6,8 +6,9 @@
 //
 // An epoch's training is split into a few TRAIN tasks so that progress and loss reach the
 // job's watchers during the epoch.
-// Progress only moves when a checkpoint commits (epoch and last_checkpoint advance
-// together), so anything after the last commit is redone after a failure.
+// Progress only moves when a checkpoint commits, so anything after the last commit is redone
+// after a failure. Checkpoints come at epoch ends, and mid-epoch when a gang must stop in
+// good order (a worker leaving on SIGTERM): the gang restarts from that step.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,7 @@ struct TaskPlan {
   uint64_t first_step = 0;
   uint64_t last_step = 0;
   uint64_t checkpoint = 0;  // START: the one to load (0: prior); CHECKPOINT: the one to write
+  // (first_step also marks a mid-epoch checkpoint: taken, or to load, after that many steps.)
 };
 
 // What the gang reported for a task, all ranks together.
@@ -38,6 +40,9 @@ class JobStateMachine {
  public:
   // The first task of a (re)started gang.
   static TaskPlan Start(const JobRecord& job);
+  // A mid-epoch checkpoint of where the gang stands, for a gang that must stop; false when
+  // it would save nothing the last checkpoint does not hold, or the epoch's own is next.
+  static bool CheckpointNow(const JobRecord& job, TaskPlan* out);
   // The task after `done` succeeded; applies its outcome to `job` (the caller persists it).
   // Returns false when the job has nothing left to do (then it is COMPLETED).
   static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome, TaskPlan* next,

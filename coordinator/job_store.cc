@@ -11,7 +11,7 @@ constexpr char kColumns[] =
     "seq, id, name, spec_json, world_size, priority, state, phase, epoch, epochs, step, "
     "steps_per_epoch, last_loss, knn_top1, linear_top1, evaluated_epoch, last_checkpoint, "
     "checkpoint_world_size, attempts, failures, failure, cancel_requested, created_unix_ms, "
-    "updated_unix_ms, min_world_size";
+    "updated_unix_ms, min_world_size, checkpoint_step";
 
 // Frees a prepared statement on every path out of a function.
 class Statement {
@@ -67,6 +67,7 @@ void BindRecord(sqlite3_stmt* s, const JobRecord& j) {
   sqlite3_bind_int64(s, 22, j.created_unix_ms);
   sqlite3_bind_int64(s, 23, j.updated_unix_ms);
   sqlite3_bind_int64(s, 24, j.min_world_size);
+  sqlite3_bind_int64(s, 25, static_cast<int64_t>(j.checkpoint_step));
 }
 
 JobRecord ReadRecord(sqlite3_stmt* s) {
@@ -96,6 +97,7 @@ JobRecord ReadRecord(sqlite3_stmt* s) {
   j.created_unix_ms = sqlite3_column_int64(s, 22);
   j.updated_unix_ms = sqlite3_column_int64(s, 23);
   j.min_world_size = static_cast<uint32_t>(sqlite3_column_int64(s, 24));
+  j.checkpoint_step = static_cast<uint64_t>(sqlite3_column_int64(s, 25));
   return j;
 }
 
@@ -138,10 +140,14 @@ Status JobStore::Open(const std::string& path, std::unique_ptr<JobStore>* out) {
       "last_loss REAL, knn_top1 REAL, linear_top1 REAL, evaluated_epoch INTEGER, "
       "last_checkpoint INTEGER, checkpoint_world_size INTEGER, attempts INTEGER, "
       "failures INTEGER, failure TEXT, cancel_requested INTEGER, created_unix_ms INTEGER, "
-      "updated_unix_ms INTEGER, min_world_size INTEGER)"));
-  // Databases from before elastic gangs lack the column: they get it, empty (0 = world_size).
-  if (!Statement(db, "SELECT min_world_size FROM jobs LIMIT 0").ok()) {
-    MW_RETURN_IF_ERROR(store->Exec("ALTER TABLE jobs ADD COLUMN min_world_size INTEGER DEFAULT 0"));
+      "updated_unix_ms INTEGER, min_world_size INTEGER, checkpoint_step INTEGER)"));
+  // Databases from earlier versions lack the newer columns: they get them, 0 (the old
+  // meaning: not elastic, checkpoints at epoch ends).
+  for (const char* column : {"min_world_size", "checkpoint_step"}) {
+    if (!Statement(db, std::string("SELECT ") + column + " FROM jobs LIMIT 0").ok()) {
+      MW_RETURN_IF_ERROR(
+          store->Exec(std::string("ALTER TABLE jobs ADD COLUMN ") + column + " INTEGER DEFAULT 0"));
+    }
   }
   MW_RETURN_IF_ERROR(
       store->Exec("CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority, seq)"));
@@ -168,7 +174,7 @@ Status JobStore::Insert(JobRecord* job) {
   // The id derives from seq, known only once the row exists: insert, then name it.
   Statement insert(db_, std::string("INSERT INTO jobs (") + (kColumns + 5) +
                             ") VALUES (NULL,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-                            "?17,?18,?19,?20,?21,?22,?23,?24)");
+                            "?17,?18,?19,?20,?21,?22,?23,?24,?25)");
   if (!insert.ok()) return SqliteError(db_, "insert");
   BindRecord(insert.get(), *job);
   if (sqlite3_step(insert.get()) != SQLITE_DONE) {

@@ -52,6 +52,7 @@ struct JobRecord {
   double linear_top1 = 0;
   uint64_t evaluated_epoch = 0;
   uint64_t last_checkpoint = 0;  // 0: none committed
+  uint64_t checkpoint_step = 0;  // > 0: last_checkpoint was taken that many steps into `epoch`
   uint32_t checkpoint_world_size = 0;  // the gang size that wrote last_checkpoint
   uint32_t attempts = 0;
   uint32_t failures = 0;  // consecutive failed attempts

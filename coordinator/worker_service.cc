@@ -20,7 +20,7 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::Registe
 
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
-  response->set_known(coordinator_->Heartbeat(request->worker_id()));
+  response->set_known(coordinator_->Heartbeat(request->worker_id(), request->leaving()));
   return grpc::Status::OK;
 }
 

@@ -1,8 +1,8 @@
 // One rank of the checkpoint test. MW_MODE=save: initialise from the prior, train a few
-// steps (so momentum is non-zero), write this rank's pieces to the shard servers in
-// MW_SHARD_SERVERS, and leave the pieces' records and the raw rows in MW_DIR for the test.
-// MW_MODE=load: load the committed checkpoint into a fresh trainer (any world size) and
-// check every row and momentum row against what the savers left.
+// steps (so momentum is non-zero), write this rank's pieces of a mid-epoch checkpoint to the
+// shard servers in MW_SHARD_SERVERS, and leave the pieces' records and the raw rows in MW_DIR
+// for the test. MW_MODE=load: load the committed checkpoint into a fresh trainer (any world
+// size) and check every row, momentum row and top-k row against what the savers left.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <grpcpp/create_channel.h>
@@ -27,16 +27,18 @@ std::vector<std::string> Split(const std::string& text) {
   return out;
 }
 
-// Every saver's rows of one tensor, assembled: [N, d].
-at::Tensor SavedRows(const std::string& dir, const char* name, int64_t n, int64_t d) {
-  at::Tensor all = at::full({n, d}, std::nanf(""));
+// Every saver's rows of one tensor, assembled: [N, d], like `like`.
+at::Tensor SavedRows(const std::string& dir, const char* name, int64_t n, const at::Tensor& like) {
+  const int64_t d = like.size(1);
+  at::Tensor all = at::full({n, d}, -1, like.options());
   for (int r = 0;; ++r) {
     std::ifstream in(dir + "/" + name + "." + std::to_string(r), std::ios::binary);
     if (!in) break;
     int64_t begin = 0, rows = 0;
     in.read(reinterpret_cast<char*>(&begin), sizeof(begin));
     in.read(reinterpret_cast<char*>(&rows), sizeof(rows));
-    in.read(static_cast<char*>(all.narrow(0, begin, rows).data_ptr()), rows * d * 4);
+    in.read(static_cast<char*>(all.narrow(0, begin, rows).data_ptr()),
+            rows * d * like.element_size());
   }
   return all;
 }
@@ -68,7 +70,12 @@ int main() {
   MW_CHECK_OK(mw::Trainer::Create(config, comm.get(), &data, &trainer));
   const int rank = comm->rank();
   const int64_t n = data.size(), begin = trainer->classifier_row_begin();
-  const char* names[] = {"classifier.weight", "classifier.momentum"};
+  const char* names[] = {"classifier.weight", "classifier.momentum", "classifier.neighbors"};
+  const auto row_tensor = [&](int t) {
+    return t == 0   ? trainer->classifier_rows()
+           : t == 1 ? trainer->classifier_momentum()
+                    : trainer->neighbor_rows();
+  };
 
   if (mode == "save") {
     MW_CHECK_OK(trainer->InitializeClassifier());
@@ -76,7 +83,7 @@ int main() {
     double loss = 0;
     MW_CHECK_OK(trainer->TrainEpoch(0, trainer->steps_per_epoch() - 3, &loss));
     std::vector<mw::WrittenPiece> written;
-    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, &written));
+    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, true, &written));
     std::ofstream pieces(dir + "/pieces." + std::to_string(rank));
     for (const auto& w : written) {
       millionway::v1::PieceInfo info;
@@ -84,13 +91,13 @@ int main() {
       pieces << w.server << " " << info.SerializeAsString().size() << "\n"
              << info.SerializeAsString();
     }
-    for (int t = 0; t < 2; ++t) {
-      const at::Tensor rows = t == 0 ? trainer->classifier_rows() : trainer->classifier_momentum();
+    for (int t = 0; t < 3; ++t) {
+      const at::Tensor rows = row_tensor(t).contiguous();
       std::ofstream out(dir + "/" + names[t] + "." + std::to_string(rank), std::ios::binary);
       const int64_t count = rows.size(0);
       out.write(reinterpret_cast<const char*>(&begin), sizeof(begin));
       out.write(reinterpret_cast<const char*>(&count), sizeof(count));
-      out.write(static_cast<const char*>(rows.contiguous().data_ptr()), count * rows.size(1) * 4);
+      out.write(static_cast<const char*>(rows.data_ptr()), rows.numel() * rows.element_size());
     }
     at::Tensor features;  // the backbone as saved, seen through its outputs
     MW_CHECK_OK(trainer->Features(data, &features));
@@ -101,11 +108,10 @@ int main() {
     return comm->Barrier().ok() ? 0 : 1;
   }
 
-  MW_CHECK_OK(mw::LoadCheckpoint(*trainer, n, servers, "ckpt-test", 1));
-  for (int t = 0; t < 2; ++t) {
-    const at::Tensor loaded = t == 0 ? trainer->classifier_rows() : trainer->classifier_momentum();
-    const at::Tensor saved =
-        SavedRows(dir, names[t], n, loaded.size(1)).narrow(0, begin, loaded.size(0));
+  MW_CHECK_OK(mw::LoadCheckpoint(*trainer, n, servers, "ckpt-test", 1, true));
+  for (int t = 0; t < 3; ++t) {
+    const at::Tensor loaded = row_tensor(t);
+    const at::Tensor saved = SavedRows(dir, names[t], n, loaded).narrow(0, begin, loaded.size(0));
     MW_CHECK(at::equal(loaded, saved), "%s rows [%lld, +%lld) differ after loading", names[t],
              static_cast<long long>(begin), static_cast<long long>(loaded.size(0)));
   }

@@ -54,8 +54,9 @@ TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
     }
   }
   // Ranks hold [0, 499) and [499, 997), servers [0, 333), [333, 665), [665, 997): each rank
-  // writes two pieces per row tensor; rank 0 adds the two blobs.
-  EXPECT_EQ(per_server[0].size() + per_server[1].size() + per_server[2].size(), 2u * 4 + 2);
+  // writes two pieces per row tensor (weights, momentum and, mid-epoch, the top-k table);
+  // rank 0 adds the two blobs.
+  EXPECT_EQ(per_server[0].size() + per_server[1].size() + per_server[2].size(), 3u * 4 + 2);
   for (int s = 0; s < 3; ++s) {
     ShardClient client(servers[s].Channel());
     ASSERT_TRUE(client.Commit("ckpt-test", 1, per_server[s], 2).ok());

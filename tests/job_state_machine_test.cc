@@ -1,5 +1,6 @@
-// The job state machine walks prior -> [refresh, train, checkpoint]* -> evaluate, and a
-// restart from any record resumes after the last committed checkpoint.
+// The job state machine walks prior -> [refresh, train, checkpoint]* -> evaluate, a restart
+// from any record resumes after the last committed checkpoint, and a mid-epoch checkpoint
+// resumes at its step.
 #include <gtest/gtest.h>
 
 #include "coordinator/job_state_machine.h"
@@ -40,6 +41,53 @@ TEST(JobStateMachine, WalksEveryEpochAndResumesFromTheLastCommit) {
   EXPECT_EQ(job.epoch, 2u);
   EXPECT_EQ(job.last_checkpoint, 2u);
   EXPECT_DOUBLE_EQ(job.knn_top1, 0.5);
+}
+
+TEST(JobStateMachine, AMidEpochCheckpointResumesAtItsStep) {
+  JobRecord job;
+  job.epochs = 2;
+  job.epoch = 1;
+  job.last_checkpoint = 1;
+  job.steps_per_epoch = 40;
+  TaskPlan plan;
+  EXPECT_FALSE(JobStateMachine::CheckpointNow(job, &plan));  // step 0: checkpoint 1 holds it
+  job.step = 14;
+  ASSERT_TRUE(JobStateMachine::CheckpointNow(job, &plan));
+  EXPECT_EQ(plan.kind, TaskKind::kCheckpoint);
+  EXPECT_EQ(plan.checkpoint, 2u);
+  EXPECT_EQ(plan.first_step, 14u);
+  TaskPlan next;
+  ASSERT_TRUE(JobStateMachine::Next(&job, plan, TaskOutcome(), &next, 3));
+  EXPECT_EQ(job.last_checkpoint, 2u);
+  EXPECT_EQ(job.epoch, 1u);  // still in the epoch
+  EXPECT_EQ(job.checkpoint_step, 14u);
+  EXPECT_FALSE(JobStateMachine::CheckpointNow(job, &plan));  // nothing new since
+
+  // A gang restarted now loads checkpoint 2 and trains on from step 14.
+  job.step = 30;  // progress after the commit is lost with the gang
+  const TaskPlan start = JobStateMachine::Start(job);
+  EXPECT_EQ(start.checkpoint, 2u);
+  EXPECT_EQ(start.first_step, 14u);
+  TaskOutcome started;
+  started.steps_per_epoch = 40;
+  ASSERT_TRUE(JobStateMachine::Next(&job, start, started, &next, 3));
+  EXPECT_EQ(next.kind, TaskKind::kTrain);
+  EXPECT_EQ(next.epoch, 1u);
+  EXPECT_EQ(next.first_step, 14u);
+  EXPECT_EQ(next.last_step, 28u);
+  EXPECT_EQ(job.step, 14u);
+
+  // The epoch's own checkpoint is not mid-epoch: the next epoch starts with a refresh.
+  job.step = 40;
+  EXPECT_FALSE(JobStateMachine::CheckpointNow(job, &plan));
+  TaskPlan end;
+  end.kind = TaskKind::kCheckpoint;
+  end.epoch = 1;
+  end.checkpoint = 3;
+  ASSERT_TRUE(JobStateMachine::Next(&job, end, TaskOutcome(), &next, 3));
+  EXPECT_EQ(job.epoch, 2u);
+  EXPECT_EQ(job.checkpoint_step, 0u);
+  EXPECT_EQ(next.kind, TaskKind::kEvaluate);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // The service under failures, as real processes on loopback (LocalCluster):
 //  - kill -9 of a gang member after the first checkpoint: the job resumes from that
 //    checkpoint on the surviving worker and a spare, and completes;
-//  - kill -9 of a gang member at a random instant of the second epoch, several trials: each
-//    resumed job's second checkpoint equals an uninterrupted run's (same spec and seeds);
+//  - kill -9 of a gang member at a random step of the second epoch, several trials, and a
+//    SIGTERM mid-epoch (the gang checkpoints at that step first): each resumed job's final
+//    checkpoint equals an uninterrupted run's (same spec and seeds);
 //  - an elastic job scaled from W = 2 to W = 3 regangs at its next checkpoint, then, two of
 //    its three workers killed, finishes on the last one (rows resharded on every load);
 //  - kill -9 of the coordinator mid-job, restarted on the same database: the job continues to
@@ -152,45 +153,64 @@ TEST_F(ServiceFailure, ResumedRunsEqualAnUninterruptedRun) {
   ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
 
   const std::string reference = Submit(kTwoEpochs);
-  WaitFor(reference, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
-  const auto epoch_start = std::chrono::steady_clock::now();
-  WaitFor(reference, [](const v1::Job& j) { return j.last_checkpoint() >= 2 || Finished(j); });
-  const auto epoch_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                            std::chrono::steady_clock::now() - epoch_start)
-                            .count();
-  ASSERT_EQ(WaitFor(reference, Finished).state(), v1::COMPLETED);
+  const v1::Job finished = WaitFor(reference, Finished);
+  ASSERT_EQ(finished.state(), v1::COMPLETED) << finished.failure();
   const auto expected = ReadCheckpoint(reference, 2, kRows);
   ASSERT_EQ(expected.at("classifier.weight").size(), kRows * 128 * sizeof(float));
+  const auto expect_equal_to_reference = [&](const std::string& id, uint64_t checkpoint) {
+    const auto resumed = ReadCheckpoint(id, checkpoint, kRows);
+    for (const char* tensor : {"classifier.weight", "classifier.momentum"}) {
+      EXPECT_LT(MaxAbsDifference(resumed.at(tensor), expected.at(tensor)), 1e-5f) << tensor;
+    }
+    EXPECT_TRUE(resumed.at("backbone") == expected.at("backbone")) << "the backbones differ";
+  };
 
   const unsigned seed = std::random_device()();
   std::mt19937 random(seed);
   for (int trial = 0; trial < kTrials; ++trial) {
     const std::string id = Submit(kTwoEpochs);
-    const v1::Job running = WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() >= 1; });
-    ASSERT_EQ(running.workers_size(), 2);
-    // A random instant of the second epoch: top-k refresh, any training step or the
-    // checkpoint's writes.
-    const auto delay = std::uniform_int_distribution<int64_t>(0, epoch_ms)(random);
+    // A random point of the second epoch: after `step` of its steps (0: in the top-k
+    // refresh; all of them: writing the checkpoint), plus up to 200 ms.
+    const auto step = std::uniform_int_distribution<uint64_t>(0, 4)(random);
+    const auto delay = std::uniform_int_distribution<int64_t>(0, 200)(random);
     const auto rank = std::uniform_int_distribution<int>(0, 1)(random);
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
-    const int victim = WorkerIndex(running.workers(rank));
     SCOPED_TRACE("trial " + std::to_string(trial) + " (seed " + std::to_string(seed) +
                  "): kill -9 of rank " + std::to_string(rank) + " " + std::to_string(delay) +
-                 " ms after checkpoint 1");
+                 " ms after step " + std::to_string(step) + " of epoch 2");
+    const v1::Job running = WaitFor(id, [&](const v1::Job& j) {
+      return j.last_checkpoint() >= 2 || (j.last_checkpoint() == 1 && j.step() >= step);
+    });
+    ASSERT_EQ(running.workers_size(), 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay));
+    const int victim = WorkerIndex(running.workers(rank));
     cluster_->worker(victim).Signal(SIGKILL);
+    v1::Job killed;
+    ASSERT_TRUE(Client()->Get(id, &killed).ok());
     ASSERT_TRUE(cluster_->RestartWorker(victim).ok());  // the spare for the next trial
     const v1::Job done = WaitFor(id, Finished);
     ASSERT_EQ(done.state(), v1::COMPLETED) << done.failure();
     EXPECT_EQ(done.last_checkpoint(), 2u);
-    EXPECT_GE(done.attempts(), 2u);
-    const auto resumed = ReadCheckpoint(id, 2, kRows);
-    EXPECT_LT(MaxAbsDifference(resumed.at("classifier.weight"), expected.at("classifier.weight")),
-              1e-5f);
-    EXPECT_LT(
-        MaxAbsDifference(resumed.at("classifier.momentum"), expected.at("classifier.momentum")),
-        1e-5f);
-    EXPECT_TRUE(resumed.at("backbone") == expected.at("backbone")) << "the backbones differ";
+    if (killed.state() != v1::COMPLETED) {
+      EXPECT_GE(done.attempts(), 2u);
+    }
+    expect_equal_to_reference(id, 2);
   }
+
+  // SIGTERM mid-epoch: the gang checkpoints at the step it reached (checkpoint 2, with the
+  // epoch's top-k table), the worker exits 0, and the job resumes at that step on the others.
+  const std::string id = Submit(kTwoEpochs);
+  const v1::Job running =
+      WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() == 1 && j.step() >= 1; });
+  ASSERT_EQ(running.last_checkpoint(), 1u);
+  const int leaver = WorkerIndex(running.workers(1));
+  cluster_->worker(leaver).Signal(SIGTERM);
+  ASSERT_TRUE(cluster_->worker(leaver).Wait(std::chrono::seconds(30)));
+  EXPECT_EQ(cluster_->worker(leaver).exit_code(), 0);
+  const v1::Job done = WaitFor(id, Finished);
+  ASSERT_EQ(done.state(), v1::COMPLETED) << done.failure();
+  EXPECT_EQ(done.attempts(), 2u);
+  EXPECT_EQ(done.last_checkpoint(), 3u);  // 1, the mid-epoch one, the epoch's end
+  expect_equal_to_reference(id, 3);
 }
 
 TEST_F(ServiceFailure, AnElasticJobRegangsAtCheckpoints) {

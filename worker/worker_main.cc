@@ -1,7 +1,7 @@
 // mw_worker: a worker under a coordinator (see worker/agent/agent.h). Every flag has an
 // environment variable, for Kubernetes; logs go to stdout. SIGTERM or SIGINT: the task in
-// hand is finished and reported, then the worker exits 0 and its gang restarts from the last
-// committed checkpoint without it.
+// hand is finished, the gang checkpoints where it stands (mid-epoch if need be), and the
+// worker exits 0; its job restarts from that checkpoint without it.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   char host[256] = "worker";
   ::gethostname(host, sizeof(host) - 1);
   options.name = host;
-  int timeout_s = 60;
+  int timeout_s = 60, drain_timeout_s = 25;
   CLI::App app{"millionway worker"};
   app.add_option("--coordinator", options.coordinator, "coordinator address host:port")
       ->envname("MW_COORDINATOR");
@@ -38,15 +38,19 @@ int main(int argc, char** argv) {
       ->envname("MW_TLS_CERT");
   app.add_option("--tls-key", options.tls.tls_key, "PEM client key (mutual TLS)")
       ->envname("MW_TLS_KEY");
+  app.add_option("--drain-timeout-s", drain_timeout_s,
+                 "after SIGTERM, how long to wait for the gang's last checkpoint")
+      ->envname("MW_DRAIN_TIMEOUT_S");
   CLI11_PARSE(app, argc, argv);
   options.collective_timeout = std::chrono::seconds(timeout_s);
+  options.drain_timeout = std::chrono::seconds(drain_timeout_s);
 
   std::atomic<bool> stop{false};
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (!error) {
-      std::printf("worker %s: %s, finishing the task in hand\n", options.name.c_str(),
+      std::printf("worker %s: %s, leaving after the gang's checkpoint\n", options.name.c_str(),
                   signal == SIGTERM ? "SIGTERM" : "SIGINT");
       std::fflush(stdout);
       stop = true;

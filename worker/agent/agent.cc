@@ -83,12 +83,14 @@ Status Agent::Run(const std::atomic<bool>* stop) {
                 options_.coordinator.c_str(), worker_id.c_str());
     std::fflush(stdout);
     std::atomic<bool> forgotten{false};
+    std::atomic<bool> in_gang{false};
     std::thread beats([&] {
-      while (!*stop && !forgotten) {
+      while (!forgotten) {
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + heartbeat * 4);
         v1::HeartbeatRequest request;
         request.set_worker_id(worker_id);
+        request.set_leaving(*stop);
         v1::HeartbeatResponse response;
         if (stub->Heartbeat(&context, request, &response).ok() && !response.known()) {
           forgotten = true;
@@ -101,8 +103,17 @@ Status Agent::Run(const std::atomic<bool>* stop) {
     request.set_worker_id(worker_id);
     auto tasks = stub->Tasks(&stream_context, request);
     std::thread watchdog([&] {
-      // Ends the blocking stream read when the worker must stop or was forgotten.
-      while (!*stop && !forgotten) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // Ends the blocking stream read when the worker was forgotten, or must stop and has no
+      // gang to see through a last checkpoint (or has waited for it long enough).
+      std::chrono::steady_clock::time_point stop_deadline =
+          std::chrono::steady_clock::time_point::max();
+      while (!forgotten) {
+        if (*stop && stop_deadline == std::chrono::steady_clock::time_point::max()) {
+          stop_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
+        }
+        if (*stop && (!in_gang || std::chrono::steady_clock::now() > stop_deadline)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
       stream_context.TryCancel();
     });
     v1::Task task;
@@ -116,19 +127,21 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       report.set_error(done.ToString());
       report.set_seconds(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      report.set_leaving(*stop);
       if (!done.ok()) {
         std::printf("worker %s: task %s failed: %s\n", options_.name.c_str(),
                     task.task_id().c_str(), done.ToString().c_str());
         std::fflush(stdout);
         job_.reset();
       }
+      in_gang = job_ != nullptr;
       {
         grpc::ClientContext context;
         context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
         v1::ReportResponse response;
         stub->Report(&context, report, &response);
       }
-      if (*stop) break;
+      if (*stop && !job_) break;
     }
     forgotten = true;
     stream_context.TryCancel();
@@ -174,8 +187,12 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       job->shards.push_back(job->shard_clients.back().get());
     }
     if (task.checkpoint() > 0) {
+      const bool mid_epoch = task.first_step() > 0;
       MW_RETURN_IF_ERROR(LoadCheckpoint(*job->trainer, job->train->size(), job->shards,
-                                        task.job_id(), task.checkpoint()));
+                                        task.job_id(), task.checkpoint(), mid_epoch));
+      if (mid_epoch) {
+        MW_RETURN_IF_ERROR(job->trainer->RouteNeighbors(static_cast<int64_t>(task.epoch())));
+      }
     } else {
       MW_RETURN_IF_ERROR(job->trainer->InitializeClassifier());
     }
@@ -203,7 +220,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       std::vector<WrittenPiece> written;
       MW_RETURN_IF_ERROR(SaveCheckpoint(*job.trainer, static_cast<int>(task.rank()),
                                         job.train->size(), job.shards, task.job_id(),
-                                        task.checkpoint(), &written));
+                                        task.checkpoint(), task.first_step() > 0, &written));
       for (const auto& w : written) {
         auto* piece = report->add_pieces();
         piece->set_server(static_cast<uint32_t>(w.server));

@@ -31,13 +31,19 @@ struct AgentOptions {
   std::chrono::milliseconds collective_timeout{std::chrono::seconds(60)};
   // TLS towards the coordinator and the shard servers (address and token unused).
   ConnectionOptions tls;
+  // After SIGTERM, how long a worker in a gang waits for its gang's checkpoint and STOP
+  // before it leaves anyway (inside Kubernetes' termination grace period).
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(25)};
 };
 
 class Agent {
  public:
   explicit Agent(AgentOptions options);
   ~Agent();
-  // Until *stop becomes true (SIGTERM): then the task in hand is finished and reported.
+  // Until *stop becomes true (SIGTERM). Then a worker outside any gang leaves at once; one in
+  // a gang finishes the task in hand, reports that it is leaving, runs what the coordinator
+  // still sends (a checkpoint of where the gang stands) and leaves when told to STOP or
+  // after drain_timeout.
   Status Run(const std::atomic<bool>* stop);
 
  private:

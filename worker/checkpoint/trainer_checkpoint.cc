@@ -10,10 +10,17 @@ namespace mw {
 
 namespace {
 
-constexpr const char* kRowTensors[] = {"classifier.weight", "classifier.momentum"};
+constexpr char kNeighbors[] = "classifier.neighbors";
 
-at::Tensor RowTensor(Trainer& trainer, const std::string& name) {
-  return name == "classifier.weight" ? trainer.classifier_rows() : trainer.classifier_momentum();
+// The row tensors a checkpoint holds, by name: this rank's rows of each.
+std::vector<std::pair<std::string, at::Tensor>> RowTensors(const Trainer& trainer, bool mid_epoch) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors = {
+      {"classifier.weight", trainer.classifier_rows()},
+      {"classifier.momentum", trainer.classifier_momentum()}};
+  if (mid_epoch && trainer.neighbor_rows().defined()) {
+    tensors.emplace_back(kNeighbors, trainer.neighbor_rows());
+  }
+  return tensors;
 }
 
 // [begin, end) of this rank's rows that server s holds; empty when end <= begin.
@@ -22,17 +29,39 @@ std::pair<int64_t, int64_t> Overlap(int64_t begin, int64_t end, const RowPartiti
   return {std::max(begin, servers.begin(s)), std::min(end, servers.end(s))};
 }
 
+// Reads rows [begin, end) of `name` from the servers that hold them into `rows`.
+Status ReadRowTensor(const std::vector<ShardClient*>& servers, const RowPartition& partition,
+                     const std::string& job_id, uint64_t checkpoint, const std::string& name,
+                     int64_t begin, at::Tensor rows) {
+  const int64_t end = begin + rows.size(0);
+  const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
+  for (int s = 0; s < partition.num_parts(); ++s) {
+    const auto [first, last] = Overlap(begin, end, partition, s);
+    if (last <= first) continue;
+    std::string bytes;
+    MW_RETURN_IF_ERROR(servers[s]->ReadRows(job_id, checkpoint, name, first, last, &bytes));
+    if (bytes.size() != (last - first) * row_bytes) {
+      return Status::DataLoss(name + ": server " + std::to_string(s) + " sent " +
+                              std::to_string(bytes.size()) + " bytes for rows [" +
+                              std::to_string(first) + ", " + std::to_string(last) + ")");
+    }
+    std::memcpy(static_cast<char*>(rows.data_ptr()) + (first - begin) * row_bytes, bytes.data(),
+                bytes.size());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
                       const std::vector<ShardClient*>& servers, const std::string& job_id,
-                      uint64_t checkpoint, std::vector<WrittenPiece>* written) {
+                      uint64_t checkpoint, bool mid_epoch, std::vector<WrittenPiece>* written) {
   if (servers.empty()) return Status::InvalidArgument("no shard servers to checkpoint to");
   written->clear();
   const RowPartition partition(num_rows, static_cast<int>(servers.size()));
   const int64_t begin = trainer.classifier_row_begin();
-  for (const char* name : kRowTensors) {
-    const at::Tensor rows = RowTensor(trainer, name).contiguous();
+  for (const auto& [name, tensor] : RowTensors(trainer, mid_epoch)) {
+    const at::Tensor rows = tensor.contiguous();
     const int64_t end = begin + rows.size(0);
     const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
     for (int s = 0; s < partition.num_parts(); ++s) {
@@ -70,27 +99,12 @@ Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
 }
 
 Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,
-                      const std::string& job_id, uint64_t checkpoint) {
+                      const std::string& job_id, uint64_t checkpoint, bool mid_epoch) {
   if (servers.empty()) return Status::InvalidArgument("no shard servers to load from");
   const RowPartition partition(num_rows, static_cast<int>(servers.size()));
   const int64_t begin = trainer.classifier_row_begin();
-  for (const char* name : kRowTensors) {
-    at::Tensor rows = RowTensor(trainer, name);
-    const int64_t end = begin + rows.size(0);
-    const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
-    for (int s = 0; s < partition.num_parts(); ++s) {
-      const auto [first, last] = Overlap(begin, end, partition, s);
-      if (last <= first) continue;
-      std::string bytes;
-      MW_RETURN_IF_ERROR(servers[s]->ReadRows(job_id, checkpoint, name, first, last, &bytes));
-      if (bytes.size() != (last - first) * row_bytes) {
-        return Status::DataLoss(std::string(name) + ": server " + std::to_string(s) + " sent " +
-                                std::to_string(bytes.size()) + " bytes for rows [" +
-                                std::to_string(first) + ", " + std::to_string(last) + ")");
-      }
-      std::memcpy(static_cast<char*>(rows.data_ptr()) + (first - begin) * row_bytes, bytes.data(),
-                  bytes.size());
-    }
+  for (const auto& [name, rows] : RowTensors(trainer, mid_epoch)) {
+    MW_RETURN_IF_ERROR(ReadRowTensor(servers, partition, job_id, checkpoint, name, begin, rows));
   }
   std::string model;
   MW_RETURN_IF_ERROR(servers[0]->ReadBlob(job_id, checkpoint, "model", &model));

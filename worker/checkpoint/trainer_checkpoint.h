@@ -6,8 +6,9 @@
 // loads on any other W' by reading each new range back, across piece boundaries. Rank 0 also
 // writes the replicated state ("model": backbone, head, optimizer) and the torchvision state
 // dict of the backbone ("backbone.pt", what `mwctl export` fetches) to server 0. The top-k
-// table is not stored: it is recomputed from the weights at the start of every epoch, and
-// checkpoints are taken at epoch ends.
+// table is recomputed from the weights at the start of every epoch, so a checkpoint at an
+// epoch's end does not store it; one taken mid-epoch (a worker leaving) does, as
+// "classifier.neighbors" rows, since the weights it came from are gone.
 #pragma once
 
 #include <cstdint>
@@ -30,10 +31,10 @@ struct WrittenPiece {
 // commits once every rank's pieces are in).
 Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
                       const std::vector<ShardClient*>& servers, const std::string& job_id,
-                      uint64_t checkpoint, std::vector<WrittenPiece>* written);
+                      uint64_t checkpoint, bool mid_epoch, std::vector<WrittenPiece>* written);
 
 // Loads this rank's rows and the model from a committed checkpoint.
 Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,
-                      const std::string& job_id, uint64_t checkpoint);
+                      const std::string& job_id, uint64_t checkpoint, bool mid_epoch);
 
 }  // namespace mw

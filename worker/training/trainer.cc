@@ -52,6 +52,10 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
                                                 c.seed, &trainer->sampler_));
   MW_RETURN_IF_ERROR(
       Classifier::Create(ClassifierLayout::kSharded, c.classifier, comm, &trainer->classifier_));
+  if (c.classifier.smoothing > 0) {
+    trainer->neighbor_rows_ =
+        at::zeros({trainer->classifier_->weights().size(0), c.classifier.top_k}, at::kLong);
+  }
   // Every rank starts from the same network: seeded, not broadcast.
   torch::manual_seed(c.seed);
   trainer->model_ = std::make_unique<Model>();
@@ -162,13 +166,19 @@ Status Trainer::RefreshNeighbors(int64_t epoch) {
   options.k = config_.classifier.top_k;
   TopKTable table;
   MW_RETURN_IF_ERROR(RefreshTopK(*comm_, classifier_->weights(), data_->size(), options, &table));
+  neighbor_rows_.copy_(table.ids);
+  return RouteNeighbors(epoch);
+}
+
+Status Trainer::RouteNeighbors(int64_t epoch) {
+  if (config_.classifier.smoothing == 0) return Status::Ok();
   std::vector<at::Tensor> loads;
   for (int q = 0; q < comm_->world_size(); ++q) {
     std::vector<int64_t> ids = sampler_.EpochIds(epoch, q);
     loads.push_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)));
   }
   const RowPartition partition(data_->size(), comm_->world_size());
-  return RouteRowsToLoaders(*comm_, partition, table.ids, loads, &neighbors_);
+  return RouteRowsToLoaders(*comm_, partition, neighbor_rows_, loads, &neighbors_);
 }
 
 double Trainer::LearningRate(double base, int64_t epoch, int64_t step) const {

@@ -40,6 +40,13 @@ class Trainer {
 
   // Top-k of the classifier rows, routed to the ranks that load each instance in `epoch`.
   Status RefreshNeighbors(int64_t epoch);
+  // Routes neighbor_rows() as they are (loaded from a mid-epoch checkpoint) for `epoch`.
+  Status RouteNeighbors(int64_t epoch);
+  // This rank's rows of the top-k table, [rows, k] int64, as of the last refresh: writable,
+  // so a checkpoint loads into them; undefined when label smoothing is off (no table). A
+  // mid-epoch checkpoint stores them: the epoch's targets come from the weights at its
+  // start, which are gone by then.
+  at::Tensor neighbor_rows() const { return neighbor_rows_; }
 
   // Steps [first_step, last_step) of `epoch`; mean loss over them in *mean_loss.
   Status TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step, double* mean_loss);
@@ -95,7 +102,8 @@ class Trainer {
   Augmenter augmenter_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Classifier> classifier_;
-  at::Tensor neighbors_;  // [ids this rank loads this epoch, k], in sampler order
+  at::Tensor neighbor_rows_;  // [this rank's classifier rows, k]
+  at::Tensor neighbors_;      // [ids this rank loads this epoch, k], in sampler order
 };
 
 }  // namespace mw
