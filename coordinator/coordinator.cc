@@ -77,6 +77,9 @@ Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Co
     job.failure = "coordinator restarted while the job ran";
     MW_RETURN_IF_ERROR(c->store_->Update(&job));
   }
+  std::vector<JobRecord> queued;
+  MW_RETURN_IF_ERROR(c->store_->ByState(JobState::kQueued, &queued));
+  for (const auto& job : queued) c->EnqueueLocked(job);
   c->control_ = std::thread([raw = c.get()] { raw->ControlLoop(); });
   *out = std::move(c);
   return Status::Ok();
@@ -86,6 +89,7 @@ Coordinator::~Coordinator() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
+    for (auto& [id, watched] : watched_) watched.changed.notify_all();
   }
   changed_.notify_all();
   if (control_.joinable()) control_.join();
@@ -99,7 +103,8 @@ Status Coordinator::PersistLocked(JobRecord* job) {
 
 void Coordinator::BumpLocked(const std::string& job_id) {
   ++versions_[job_id];
-  changed_.notify_all();
+  const auto watched = watched_.find(job_id);
+  if (watched != watched_.end()) watched->second.changed.notify_all();
 }
 
 namespace {
@@ -130,26 +135,61 @@ Status Coordinator::Submit(const std::string& name, const std::string& spec_json
   job.min_world_size = min_world_size;
   job.priority = priority;
   job.epochs = static_cast<uint64_t>(spec.trainer.epochs);
-  std::lock_guard<std::mutex> lock(mu_);
+  // The durable commit (an fsync) happens outside the coordinator's lock, so other calls do
+  // not queue behind it; the row is read back under the lock in case a Cancel came first.
   MW_RETURN_IF_ERROR(store_->Insert(&job));
+  std::lock_guard<std::mutex> lock(mu_);
+  JobRecord now;
+  if (store_->Get(job.id, &now).ok() && now.state == JobState::kQueued) EnqueueLocked(now);
   BumpLocked(job.id);
   *out = job;
   return Status::Ok();
 }
 
-Status Coordinator::Get(const std::string& id, JobRecord* out) {
-  std::lock_guard<std::mutex> lock(mu_);
+void Coordinator::EnqueueLocked(const JobRecord& job) {
+  queue_[{-static_cast<int64_t>(job.priority), job.seq}] = job;
+  changed_.notify_all();
+}
+
+bool Coordinator::DequeueLocked(const std::string& id, JobRecord* out) {
+  for (auto it = queue_.begin(); it != queue_.end(); ++it) {
+    if (it->second.id != id) continue;
+    *out = std::move(it->second);
+    queue_.erase(it);
+    return true;
+  }
+  return false;
+}
+
+bool Coordinator::FindLocked(const std::string& id, JobRecord* out) const {
   const auto run = runs_.find(id);
   if (run != runs_.end()) {
     *out = run->second.job;
-    return Status::Ok();
+    return true;
+  }
+  for (const auto& [key, job] : queue_) {
+    if (job.id != id) continue;
+    *out = job;
+    return true;
+  }
+  return false;
+}
+
+Status Coordinator::Get(const std::string& id, JobRecord* out) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    const auto run = runs_.find(id);
+    if (run != runs_.end()) {
+      *out = run->second.job;
+      return Status::Ok();
+    }
   }
   return store_->Get(id, out);
 }
 
 Status Coordinator::List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out) {
-  std::lock_guard<std::mutex> lock(mu_);
   MW_RETURN_IF_ERROR(store_->List(state, before_seq, limit, out));
+  std::lock_guard<std::mutex> lock(mu_);
   for (auto& job : *out) {
     const auto run = runs_.find(job.id);
     if (run != runs_.end()) job = run->second.job;
@@ -159,6 +199,15 @@ Status Coordinator::List(int state, int64_t before_seq, int limit, std::vector<J
 
 Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
   std::lock_guard<std::mutex> lock(mu_);
+  JobRecord queued;
+  if (DequeueLocked(id, &queued)) {
+    runs_.erase(id);  // the gangless run of a job stopped and re-queued, if any
+    queued.cancel_requested = true;
+    queued.state = JobState::kCancelled;
+    MW_RETURN_IF_ERROR(PersistLocked(&queued));
+    *out = queued;
+    return Status::Ok();
+  }
   const auto run = runs_.find(id);
   if (run != runs_.end()) {
     run->second.job.cancel_requested = true;
@@ -190,6 +239,10 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
   JobRecord* job = &stored;
   if (run != runs_.end()) {
     job = &run->second.job;
+  } else if (DequeueLocked(id, &stored)) {
+    stored.world_size = world_size;
+    stored.min_world_size = min_world_size;
+    EnqueueLocked(stored);
   } else {
     MW_RETURN_IF_ERROR(store_->Get(id, &stored));
   }
@@ -206,19 +259,19 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
 Status Coordinator::Watch(const std::string& id, uint64_t* version,
                           std::chrono::milliseconds timeout, JobRecord* out) {
   std::unique_lock<std::mutex> lock(mu_);
-  if (runs_.count(id) == 0 && versions_.count(id) == 0) {
+  if (versions_.count(id) == 0 && !FindLocked(id, out)) {
     MW_RETURN_IF_ERROR(store_->Get(id, out));  // an unknown id gets no version entry
   }
   if (*version > 0) {
-    changed_.wait_for(lock, timeout, [&] { return stopping_ || versions_[id] != *version; });
+    Watched& watched = watched_[id];
+    ++watched.watchers;
+    watched.changed.wait_for(lock, timeout, [&] { return stopping_ || versions_[id] != *version; });
+    if (--watched.watchers == 0) watched_.erase(id);
   }
   *version = std::max<uint64_t>(1, versions_[id]);
   versions_[id] = *version;
-  const auto run = runs_.find(id);
-  if (run != runs_.end()) {
-    *out = run->second.job;
-    return Status::Ok();
-  }
+  if (FindLocked(id, out)) return Status::Ok();
+  lock.unlock();
   return store_->Get(id, out);
 }
 
@@ -429,8 +482,7 @@ bool Coordinator::ShouldRegangLocked(const Run& run) {
   if (size > run.job.world_size || size < MinWorldSize(run.job)) return true;
   if (size == run.job.world_size || FreeWorkersLocked() == 0) return false;
   // Growing takes free workers; a queued job has the first claim on them.
-  std::vector<JobRecord> queued;
-  return store_->ByState(JobState::kQueued, &queued).ok() && queued.empty();
+  return queue_.empty();
 }
 
 Status Coordinator::CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
@@ -520,6 +572,7 @@ void Coordinator::StopRunLocked(Run& run, const std::string& reason, bool count_
     job.state = JobState::kQueued;
   }
   PersistLocked(&job);
+  if (job.state == JobState::kQueued) EnqueueLocked(job);
   // The caller erases finished runs it holds; queued ones are dropped by the control loop.
 }
 
@@ -541,20 +594,18 @@ void Coordinator::ExpireWorkersLocked() {
 }
 
 void Coordinator::ScheduleLocked() {
-  // Runs whose gang was stopped go back to the store's queue.
+  // Runs whose gang was stopped are over (a re-queued job is in the queue already).
   for (auto it = runs_.begin(); it != runs_.end();) {
     it = it->second.gang.empty() ? runs_.erase(it) : std::next(it);
   }
-  std::vector<JobRecord> queued;
-  if (!store_->ByState(JobState::kQueued, &queued).ok()) return;
   std::vector<std::string> free;
   bool draining = false;
   for (const auto& [id, w] : workers_) {
     if (IsFree(w)) free.push_back(id);
     draining |= w.draining;
   }
-  for (JobRecord& job : queued) {
-    if (runs_.count(job.id) > 0) continue;
+  for (auto it = queue_.begin(); it != queue_.end(); it = queue_.erase(it)) {
+    JobRecord job = it->second;
     // Strict order: a job that does not fit holds back the ones behind it, so a large gang
     // is not starved by a stream of small ones. An elastic job takes what is free, but not
     // while workers are still leaving a gang: they are about to be free (a regang's own).
@@ -570,8 +621,8 @@ void Coordinator::ScheduleLocked() {
     run.job = job;
     run.started = std::chrono::steady_clock::now();
     run.progress_at_start = Progress(job);
+    if (!PersistLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
     for (const auto& id : run.gang) workers_.at(id).job = job.id;
-    if (!PersistLocked(&run.job).ok()) return;
     Run& placed = runs_[job.id] = std::move(run);
     SendLocked(placed);
   }

@@ -9,8 +9,10 @@
 // attempts without progress. An elastic job (min_world_size < world_size) starts or restarts
 // short of workers rather than wait, and regangs at a checkpoint when its size should change.
 //
-// gRPC services call in from many threads; one mutex guards the in-memory state, and no
-// network call is made while holding it.
+// gRPC services call in from many threads; one mutex guards the in-memory state (the runs,
+// the workers and the queue of waiting jobs, a copy of the store's QUEUED rows kept in
+// scheduling order so the control loop never scans the database), and no network call is
+// made while holding it. Submits commit to the store before taking it.
 #pragma once
 
 #include <chrono>
@@ -112,6 +114,11 @@ class Coordinator {
   // range, or short while workers are free that no queued job waits for).
   bool ShouldRegangLocked(const Run& run);
   size_t FreeWorkersLocked() const;
+  void EnqueueLocked(const JobRecord& job);
+  // Takes job `id` out of the queue into *out; false when it is not queued.
+  bool DequeueLocked(const std::string& id, JobRecord* out);
+  // The job as the coordinator holds it (running or queued); false: only the store knows.
+  bool FindLocked(const std::string& id, JobRecord* out) const;
   static bool IsFree(const Worker& worker);
   // The gang member that is leaving (SIGTERM), or null.
   const Worker* LeavingMemberLocked(const Run& run) const;
@@ -125,7 +132,14 @@ class Coordinator {
   std::condition_variable changed_;
   std::map<std::string, Worker> workers_;
   std::map<std::string, Run> runs_;
+  std::map<std::pair<int64_t, int64_t>, JobRecord> queue_;  // by (-priority, seq)
   std::map<std::string, uint64_t> versions_;
+  // Watch streams wait on their job's own condition: a change wakes only its watchers.
+  struct Watched {
+    std::condition_variable changed;
+    int watchers = 0;
+  };
+  std::map<std::string, Watched> watched_;
   uint64_t next_worker_ = 1;
   uint64_t next_task_ = 1;
   bool stopping_ = false;

@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,7 +68,8 @@ class JobStore {
   static Status Open(const std::string& path, std::unique_ptr<JobStore>* out);
   ~JobStore();
 
-  // Assigns seq, id and timestamps.
+  // Assigns seq, id and timestamps; returns once the row is durable. Concurrent inserts are
+  // committed together.
   Status Insert(JobRecord* job);
   // Replaces the job's row (by id); refreshes updated_unix_ms.
   Status Update(JobRecord* job);
@@ -79,12 +81,21 @@ class JobStore {
 
  private:
   explicit JobStore(sqlite3* db) : db_(db) {}
+  struct PendingInsert;
   Status Exec(const std::string& sql);
+  Status InsertBatch(const std::vector<PendingInsert*>& batch);
+  Status InsertRow(JobRecord* job);
   Status Query(const std::string& where_order_limit, const std::vector<int64_t>& ints,
                const std::string& text, std::vector<JobRecord>* out);
 
+  // Writes go through db_; reads through their own connection, which WAL lets run while a
+  // write waits for its fsync, so readers never queue behind a commit.
   sqlite3* db_;
+  sqlite3* reader_ = nullptr;
   std::mutex mutex_;
+  std::mutex read_mutex_;
+  std::mutex inserts_mutex_;
+  std::deque<PendingInsert*> inserts_;  // waiting callers of Insert, in arrival order
 };
 
 int64_t NowUnixMs();
