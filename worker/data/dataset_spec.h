@@ -6,9 +6,10 @@
 #include <string>
 
 #include "common/status.h"
-#include "worker/data/dataset.h"
 
 namespace mw {
+
+class Dataset;
 
 struct DatasetSpec {
   std::string kind = "fashion-mnist";  // fashion-mnist | image-folder | synthetic

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "worker/classifier/classifier_config.h"
-#include "worker/data/augmentation.h"
+#include "worker/data/augmentation_spec.h"
 
 namespace mw {
 
