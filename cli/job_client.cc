@@ -8,23 +8,6 @@ namespace mw {
 
 namespace v1 = millionway::v1;
 
-const char* StateName(v1::JobState state) {
-  switch (state) {
-    case v1::QUEUED:
-      return "QUEUED";
-    case v1::RUNNING:
-      return "RUNNING";
-    case v1::COMPLETED:
-      return "COMPLETED";
-    case v1::FAILED:
-      return "FAILED";
-    case v1::CANCELLED:
-      return "CANCELLED";
-    default:
-      return "UNKNOWN";
-  }
-}
-
 Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out) {
   std::shared_ptr<grpc::Channel> channel;
   MW_RETURN_IF_ERROR(OpenChannel(options, &channel));

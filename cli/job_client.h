@@ -39,6 +39,4 @@ class JobClient {
   std::unique_ptr<millionway::v1::JobService::Stub> stub_;
 };
 
-const char* StateName(millionway::v1::JobState state);
-
 }  // namespace mw

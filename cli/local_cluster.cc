@@ -15,6 +15,8 @@ Status LocalCluster::StartServer(const std::string& program, std::vector<std::st
   const std::string port_file = options_.dir + "/" + name + ".port";
   std::filesystem::remove(port_file);
   args.insert(args.end(), {"--listen", listen, "--port-file", port_file});
+  const auto metrics = MetricsArgs(name);
+  args.insert(args.end(), metrics.begin(), metrics.end());
   MW_RETURN_IF_ERROR(
       ChildProcess::Start(Binary(program), args, {}, options_.dir + "/" + name + ".log", out));
   for (int i = 0; i < 3000; ++i) {
@@ -68,8 +70,35 @@ Status LocalCluster::StartWorker(int i) {
     args.insert(args.end(), {"--tls-ca", options_.tls_ca, "--tls-cert", options_.tls_cert,
                              "--tls-key", options_.tls_key});
   }
+  const auto metrics = MetricsArgs(name);
+  args.insert(args.end(), metrics.begin(), metrics.end());
   return ChildProcess::Start(Binary("mw_worker"), args, {}, options_.dir + "/" + name + ".log",
                              &workers_[static_cast<size_t>(i)]);
+}
+
+std::vector<std::string> LocalCluster::MetricsArgs(const std::string& name) const {
+  return {"--metrics-listen", "127.0.0.1:0", "--metrics-port-file",
+          options_.dir + "/" + name + ".metrics.port"};
+}
+
+Status LocalCluster::MetricsAddresses(std::map<std::string, std::string>* out) const {
+  out->clear();
+  std::vector<std::string> names;
+  for (size_t s = 0; s < shards_.size(); ++s) names.push_back("shard-server-" + std::to_string(s));
+  names.push_back("coordinator");
+  for (size_t w = 0; w < workers_.size(); ++w) names.push_back("worker-" + std::to_string(w));
+  for (const auto& name : names) {
+    int port = 0;
+    for (int i = 0; i < 1000 && port == 0; ++i) {
+      if (!(std::ifstream(options_.dir + "/" + name + ".metrics.port") >> port)) {
+        port = 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    if (port == 0) return Status::Unavailable(name + " has not bound its metrics port");
+    (*out)[name] = "127.0.0.1:" + std::to_string(port);
+  }
+  return Status::Ok();
 }
 
 std::vector<std::string> LocalCluster::ServerTlsArgs() const {

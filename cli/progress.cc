@@ -17,7 +17,7 @@ std::string ProgressLine(const v1::Job& job) {
   std::snprintf(
       line, sizeof(line),
       "%s %-9s epoch %llu/%llu step %llu/%llu [%s] %3.0f%% loss %.4f eta %.0f s", job.id().c_str(),
-      StateName(job.state()), static_cast<unsigned long long>(job.epoch()),
+      v1::JobState_Name(job.state()).c_str(), static_cast<unsigned long long>(job.epoch()),
       static_cast<unsigned long long>(job.epochs()), static_cast<unsigned long long>(job.step()),
       static_cast<unsigned long long>(job.steps_per_epoch()), bar.c_str(), 100 * job.progress(),
       job.last_loss(), job.eta_seconds());
@@ -29,7 +29,7 @@ std::string Summary(const v1::Job& job) {
   std::snprintf(line, sizeof(line),
                 "%s %s after %u attempt(s), %llu epoch(s), checkpoint %llu: kNN top-1 %.4f, "
                 "linear probe top-1 %.4f%s%s",
-                job.id().c_str(), StateName(job.state()), job.attempts(),
+                job.id().c_str(), v1::JobState_Name(job.state()).c_str(), job.attempts(),
                 static_cast<unsigned long long>(job.epoch()),
                 static_cast<unsigned long long>(job.last_checkpoint()),
                 job.last_evaluation().knn_top1(), job.last_evaluation().linear_top1(),

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/log.h"
+#include "millionway/v1/job.pb.h"
 #include "shard_server/shard_service.h"
 #include "worker/training/job_spec.h"
 
@@ -43,6 +45,11 @@ JobPhase PhaseOf(TaskKind kind) {
   return JobPhase::kNone;
 }
 
+// "QUEUED", "RUNNING", ...: the API's names (the enums share their values).
+const char* StateName(JobState state) {
+  return v1::JobState_Name(static_cast<v1::JobState>(state)).c_str();
+}
+
 }  // namespace
 
 double Progress(const JobRecord& job) {
@@ -53,12 +60,14 @@ double Progress(const JobRecord& job) {
   return std::min(1.0, (static_cast<double>(job.epoch) + within) / static_cast<double>(job.epochs));
 }
 
-Coordinator::Coordinator(const CoordinatorOptions& options) : options_(options) {}
+Coordinator::Coordinator(const CoordinatorOptions& options)
+    : options_(options), metrics_(options.metrics) {}
 
 Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Coordinator>* out) {
   if (options.shard_servers.empty()) {
     return Status::InvalidArgument("shard_servers: at least one shard server is needed");
   }
+  if (options.metrics == nullptr) return Status::InvalidArgument("metrics: required");
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   MW_RETURN_IF_ERROR(JobStore::Open(options.database, &c->store_));
   for (const auto& address : options.shard_servers) {
@@ -205,17 +214,19 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
     queued.cancel_requested = true;
     queued.state = JobState::kCancelled;
     MW_RETURN_IF_ERROR(PersistLocked(&queued));
+    FinishedLocked(queued);
     *out = queued;
     return Status::Ok();
   }
   const auto run = runs_.find(id);
   if (run != runs_.end()) {
     run->second.job.cancel_requested = true;
-    StopRunLocked(run->second, "cancelled", false);
+    StopRunLocked(run->second, "cancelled", StopCause::kCancel);
     JobRecord job = run->second.job;
     runs_.erase(run);
     job.state = JobState::kCancelled;
     MW_RETURN_IF_ERROR(PersistLocked(&job));
+    FinishedLocked(job);
     *out = job;
     return Status::Ok();
   }
@@ -225,6 +236,7 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
     job.cancel_requested = true;
     job.state = JobState::kCancelled;
     MW_RETURN_IF_ERROR(PersistLocked(&job));
+    FinishedLocked(job);
   }
   *out = job;
   return Status::Ok();
@@ -313,7 +325,8 @@ Status Coordinator::Register(const std::string& name, const std::string& rendezv
     if (it->second.name != name) continue;
     if (!it->second.job.empty()) {
       const auto run = runs_.find(it->second.job);
-      if (run != runs_.end()) StopRunLocked(run->second, "worker " + name + " restarted", true);
+      if (run != runs_.end())
+        StopRunLocked(run->second, "worker " + name + " restarted", StopCause::kFailure);
     }
     workers_.erase(it);
     break;
@@ -357,10 +370,16 @@ void Coordinator::Disconnected(const std::string& worker_id) {
   std::lock_guard<std::mutex> lock(mu_);
   const auto it = workers_.find(worker_id);
   if (it == workers_.end()) return;
+  if (!it->second.leaving) {  // one that said it was leaving is gone, not lost
+    metrics_->WorkerLost();
+    Log(LogLevel::kWarning, "worker " + it->second.name + " disconnected",
+        {{"worker", it->second.name}});
+  }
   if (!it->second.job.empty()) {
     const auto run = runs_.find(it->second.job);
     if (run != runs_.end()) {
-      StopRunLocked(run->second, "worker " + it->second.name + " disconnected", true);
+      StopRunLocked(run->second, "worker " + it->second.name + " disconnected",
+                    StopCause::kFailure);
     }
   }
   workers_.erase(it);
@@ -386,7 +405,8 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   }
   Run& run = found->second;
   if (!report.ok()) {
-    StopRunLocked(run, "worker " + worker->second.name + ": " + report.error(), true);
+    StopRunLocked(run, "worker " + worker->second.name + ": " + report.error(),
+                  StopCause::kFailure);
     return Status::Ok();
   }
   const auto rank = static_cast<uint32_t>(
@@ -408,15 +428,21 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     const auto reports = run.reports;
     const uint64_t checkpoint = run.plan.checkpoint;
     lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
     const Status committed = CommitCheckpoint(job_id, checkpoint, reports);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.lock();
     const auto again = runs_.find(job_id);
     if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
     again->second.committing = false;
     if (!committed.ok()) {
-      StopRunLocked(again->second, "checkpoint commit failed: " + committed.message(), true);
+      StopRunLocked(again->second, "checkpoint commit failed: " + committed.message(),
+                    StopCause::kFailure);
       return Status::Ok();
     }
+    metrics_->CheckpointCommitted(seconds);
+    again->second.last_checkpoint_time = std::chrono::system_clock::now();
     again->second.job.failures = 0;  // progress made
     again->second.job.checkpoint_world_size = static_cast<uint32_t>(again->second.gang.size());
   }
@@ -431,7 +457,9 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     JobRecord finished = current.job;
     ReleaseGangLocked(current, true);
     runs_.erase(job_id);
-    return PersistLocked(&finished);
+    MW_RETURN_IF_ERROR(PersistLocked(&finished));
+    FinishedLocked(finished);
+    return Status::Ok();
   }
   if (const Worker* leaving = LeavingMemberLocked(current)) {
     // Save where the gang stands (unless the epoch's own checkpoint is next), then stop:
@@ -439,7 +467,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     TaskPlan save;
     if (next.kind != TaskKind::kCheckpoint) {
       if (!JobStateMachine::CheckpointNow(current.job, &save)) {
-        StopRunLocked(current, "worker " + leaving->name + " left (SIGTERM)", false);
+        StopRunLocked(current, "worker " + leaving->name + " left (SIGTERM)", StopCause::kLeaving);
         return Status::Ok();
       }
       next = save;
@@ -449,7 +477,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     const std::string reason =
         "regang: " + std::to_string(current.gang.size()) + " workers, the job asks for " +
         std::to_string(MinWorldSize(current.job)) + ".." + std::to_string(current.job.world_size);
-    StopRunLocked(current, reason, false);  // persists the committed progress; re-queues
+    StopRunLocked(current, reason, StopCause::kRegang);  // persists progress; re-queues
     return Status::Ok();
   }
   current.plan = next;
@@ -461,6 +489,60 @@ Status Coordinator::Report(const v1::TaskReport& report) {
 
 bool Coordinator::IsFree(const Worker& worker) {
   return worker.job.empty() && !worker.draining && !worker.leaving;
+}
+
+void Coordinator::FinishedLocked(const JobRecord& job) {
+  const char* state = StateName(job.state);
+  metrics_->JobFinished(state);
+  Log(job.state == JobState::kFailed ? LogLevel::kError : LogLevel::kInfo,
+      std::string("job ") + state + (job.failure.empty() ? "" : ": " + job.failure),
+      {{"job_id", job.id}, {"state", state}});
+  recent_finished_.push_back(job);
+  if (recent_finished_.size() > kRecentFinished) recent_finished_.pop_front();
+}
+
+CoordinatorSnapshot Coordinator::Snapshot() {
+  CoordinatorSnapshot s;
+  std::map<int, int64_t> counts;
+  store_->CountByState(&counts);
+  for (JobState state : {JobState::kQueued, JobState::kRunning, JobState::kCompleted,
+                         JobState::kFailed, JobState::kCancelled}) {
+    s.jobs_by_state[StateName(state)] = static_cast<double>(counts[static_cast<int>(state)]);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, w] : workers_) {
+    s.workers_registered += 1;
+    s.workers_alive += now - w.last_heartbeat <= 2 * options_.heartbeat_interval ? 1 : 0;
+    s.workers_busy += w.job.empty() ? 0 : 1;
+  }
+  const auto gauges = [](const JobRecord& job, size_t gang,
+                         std::chrono::system_clock::time_point checkpointed) {
+    JobGauges g;
+    g.id = job.id;
+    g.state = StateName(job.state);
+    g.epoch = static_cast<double>(job.epoch);
+    g.epochs = static_cast<double>(job.epochs);
+    g.progress = Progress(job);
+    g.loss = job.last_loss;
+    g.knn_top1 = job.knn_top1;
+    g.linear_top1 = job.linear_top1;
+    g.world_size = static_cast<double>(gang);
+    g.last_checkpoint = static_cast<double>(job.last_checkpoint);
+    g.last_checkpoint_unix_seconds =
+        std::chrono::duration<double>(checkpointed.time_since_epoch()).count();
+    return g;
+  };
+  for (const auto& [id, run] : runs_) {
+    if (!run.gang.empty())
+      s.jobs.push_back(gauges(run.job, run.gang.size(), run.last_checkpoint_time));
+  }
+  for (const auto& job : recent_finished_) {
+    s.jobs.push_back(gauges(
+        job, 0,
+        std::chrono::system_clock::time_point(std::chrono::milliseconds(job.updated_unix_ms))));
+  }
+  return s;
 }
 
 size_t Coordinator::FreeWorkersLocked() const {
@@ -556,13 +638,18 @@ void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
   changed_.notify_all();
 }
 
-void Coordinator::StopRunLocked(Run& run, const std::string& reason, bool count_failure) {
+void Coordinator::StopRunLocked(Run& run, const std::string& reason, StopCause cause) {
+  static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel"};
+  metrics_->GangStopped(kCauses[static_cast<int>(cause)]);
+  Log(cause == StopCause::kFailure ? LogLevel::kWarning : LogLevel::kInfo,
+      "gang stopped: " + reason,
+      {{"job_id", run.job.id}, {"cause", kCauses[static_cast<int>(cause)]}});
   ReleaseGangLocked(run, true);
   run.task_id.clear();
   JobRecord& job = run.job;
   job.failure = reason;
   job.phase = JobPhase::kNone;
-  if (count_failure) ++job.failures;
+  if (cause == StopCause::kFailure) ++job.failures;
   if (job.cancel_requested) {
     job.state = JobState::kCancelled;
   } else if (job.failures >= options_.max_failures) {
@@ -573,6 +660,7 @@ void Coordinator::StopRunLocked(Run& run, const std::string& reason, bool count_
   }
   PersistLocked(&job);
   if (job.state == JobState::kQueued) EnqueueLocked(job);
+  if (job.state == JobState::kFailed) FinishedLocked(job);
   // The caller erases finished runs it holds; queued ones are dropped by the control loop.
 }
 
@@ -583,10 +671,14 @@ void Coordinator::ExpireWorkersLocked() {
       ++it;
       continue;
     }
+    metrics_->WorkerLost();
+    Log(LogLevel::kWarning, "worker " + it->second.name + " stopped heartbeating",
+        {{"worker", it->second.name}});
     if (!it->second.job.empty()) {
       const auto run = runs_.find(it->second.job);
       if (run != runs_.end()) {
-        StopRunLocked(run->second, "worker " + it->second.name + " stopped heartbeating", true);
+        StopRunLocked(run->second, "worker " + it->second.name + " stopped heartbeating",
+                      StopCause::kFailure);
       }
     }
     it = workers_.erase(it);
@@ -620,10 +712,18 @@ void Coordinator::ScheduleLocked() {
     job.phase = PhaseOf(run.plan.kind);
     run.job = job;
     run.started = std::chrono::steady_clock::now();
+    run.last_checkpoint_time = std::chrono::system_clock::now();
     run.progress_at_start = Progress(job);
     if (!PersistLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
     for (const auto& id : run.gang) workers_.at(id).job = job.id;
     Run& placed = runs_[job.id] = std::move(run);
+    std::string gang;
+    for (const auto& id : placed.gang) gang += (gang.empty() ? "" : ",") + workers_.at(id).name;
+    Log(LogLevel::kInfo, "job started on " + std::to_string(placed.gang.size()) + " workers",
+        {{"job_id", job.id},
+         {"attempt", std::to_string(job.attempts)},
+         {"checkpoint", std::to_string(job.last_checkpoint)},
+         {"gang", gang}});
     SendLocked(placed);
   }
 }

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +28,7 @@
 
 #include "common/rpc/client_channel.h"
 #include "common/status.h"
+#include "coordinator/coordinator_metrics.h"
 #include "coordinator/job_state_machine.h"
 #include "coordinator/job_store.h"
 #include "millionway/v1/worker.pb.h"
@@ -42,7 +44,8 @@ struct CoordinatorOptions {
   uint32_t keep_last_checkpoints = 2;
   uint32_t max_failures = 3;  // consecutive attempts without a committed checkpoint
   int train_chunks_per_epoch = 4;
-  ConnectionOptions shard_tls;  // TLS towards the shard servers (address unused)
+  ConnectionOptions shard_tls;            // TLS towards the shard servers (address unused)
+  CoordinatorMetrics* metrics = nullptr;  // required
 };
 
 class Coordinator {
@@ -78,6 +81,9 @@ class Coordinator {
   // Drops a worker whose task stream closed.
   void Disconnected(const std::string& worker_id);
 
+  // What the metrics read at a scrape.
+  CoordinatorSnapshot Snapshot();
+
  private:
   struct Worker {
     std::string name;
@@ -98,14 +104,21 @@ class Coordinator {
     std::chrono::steady_clock::time_point started;
     double progress_at_start = 0;
     bool committing = false;
+    // The last commit, or the gang's start before one: what "no checkpoint for too long"
+    // alerts on.
+    std::chrono::system_clock::time_point last_checkpoint_time;
   };
+  enum class StopCause { kFailure, kLeaving, kRegang, kCancel };  // only kFailure counts
+  static constexpr size_t kRecentFinished = 20;
 
   explicit Coordinator(const CoordinatorOptions& options);
   void ControlLoop();
   // Under mu_.
   void ScheduleLocked();
   void SendLocked(Run& run);
-  void StopRunLocked(Run& run, const std::string& reason, bool count_failure);
+  void StopRunLocked(Run& run, const std::string& reason, StopCause cause);
+  // A job ended (COMPLETED, FAILED or CANCELLED): counted, logged, kept among the recent.
+  void FinishedLocked(const JobRecord& job);
   void ReleaseGangLocked(Run& run, bool tell_workers);
   Status PersistLocked(JobRecord* job);
   void BumpLocked(const std::string& job_id);
@@ -126,6 +139,7 @@ class Coordinator {
                           const std::map<uint32_t, millionway::v1::TaskReport>& reports);
 
   CoordinatorOptions options_;
+  CoordinatorMetrics* metrics_;
   std::unique_ptr<JobStore> store_;
   std::vector<std::unique_ptr<ShardClient>> shards_;
   std::mutex mu_;
@@ -133,6 +147,7 @@ class Coordinator {
   std::map<std::string, Worker> workers_;
   std::map<std::string, Run> runs_;
   std::map<std::pair<int64_t, int64_t>, JobRecord> queue_;  // by (-priority, seq)
+  std::deque<JobRecord> recent_finished_;                   // the last kRecentFinished
   std::map<std::string, uint64_t> versions_;
   // Watch streams wait on their job's own condition: a change wakes only its watchers.
   struct Watched {

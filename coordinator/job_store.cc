@@ -302,4 +302,18 @@ Status JobStore::ByState(JobState state, std::vector<JobRecord>* out) {
                out);
 }
 
+Status JobStore::CountByState(std::map<int, int64_t>* out) {
+  std::lock_guard<std::mutex> lock(read_mutex_);
+  Statement query(reader_, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  if (!query.ok()) return SqliteError(reader_, "count");
+  out->clear();
+  int rc;
+  while ((rc = sqlite3_step(query.get())) == SQLITE_ROW) {
+    (*out)[static_cast<int>(sqlite3_column_int64(query.get(), 0))] =
+        sqlite3_column_int64(query.get(), 1);
+  }
+  if (rc != SQLITE_DONE) return SqliteError(reader_, "count");
+  return Status::Ok();
+}
+
 }  // namespace mw

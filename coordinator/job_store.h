@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -78,6 +79,8 @@ class JobStore {
   Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
   // Jobs in `state`, in scheduling order: priority descending, then submission order.
   Status ByState(JobState state, std::vector<JobRecord>* out);
+  // How many jobs are in each state (by JobState's value).
+  Status CountByState(std::map<int, int64_t>* out);
 
  private:
   explicit JobStore(sqlite3* db) : db_(db) {}

@@ -1,22 +1,27 @@
 // mw_coordinator: the API (JobService), the workers' service (WorkerService), jobs in SQLite.
-// Every flag has an environment variable, for Kubernetes; logs go to stdout; SIGTERM stops
+// Every flag has an environment variable, for Kubernetes; logs go to stdout (JSON); metrics
+// and probes on --metrics-listen; SIGTERM stops
 // taking calls, lets the ones in flight finish, and exits 0 (running jobs resume when a
 // coordinator starts again on the same database).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <sstream>
 
+#include "common/log.h"
+#include "common/metrics/observability.h"
 #include "common/rpc/server_runner.h"
 #include "coordinator/job_service.h"
 #include "coordinator/worker_service.h"
 
 int main(int argc, char** argv) {
   mw::ServerOptions server;
+  mw::ObservabilityOptions observability;
   mw::CoordinatorOptions options;
   std::string shard_servers, token_file;
   int heartbeat_ms = 500, heartbeat_timeout_ms = 5000;
   CLI::App app{"millionway coordinator"};
   mw::AddServerFlags(app, &server);
+  mw::AddObservabilityFlags(app, &observability);
   app.add_option("--database", options.database, "SQLite file of the jobs")->envname("MW_DATABASE");
   app.add_option("--shard-servers", shard_servers, "comma-separated shard server addresses")
       ->envname("MW_SHARD_SERVERS")
@@ -38,6 +43,15 @@ int main(int argc, char** argv) {
                  "PEM CA of the shard servers (the coordinator presents --tls-cert to them)")
       ->envname("MW_TLS_CA");
   CLI11_PARSE(app, argc, argv);
+  std::unique_ptr<mw::MetricsServer> metrics;
+  mw::Status s = mw::StartObservability("coordinator", observability, &metrics);
+  if (!s.ok()) {
+    std::fprintf(stderr, "coordinator: %s\n", s.ToString().c_str());
+    return 2;
+  }
+  mw::CoordinatorMetrics coordinator_metrics(*metrics);
+  options.metrics = &coordinator_metrics;
+  server.metrics = metrics.get();
 
   std::stringstream list(shard_servers);
   for (std::string address; std::getline(list, address, ',');) {
@@ -51,31 +65,36 @@ int main(int argc, char** argv) {
   if (!token_file.empty()) {
     const mw::Status read = mw::ReadPem(token_file, &token);
     if (!read.ok()) {
-      std::printf("coordinator: %s\n", read.ToString().c_str());
+      mw::Log(mw::LogLevel::kError, read.ToString());
       return 2;
     }
     while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   }
   std::unique_ptr<mw::Coordinator> coordinator;
-  mw::Status s = mw::Coordinator::Create(options, &coordinator);
+  s = mw::Coordinator::Create(options, &coordinator);
   if (!s.ok()) {
-    std::printf("coordinator: %s\n", s.ToString().c_str());
+    mw::Log(mw::LogLevel::kError, s.ToString());
     return 2;
   }
+  coordinator_metrics.ReadFrom(*metrics, [raw = coordinator.get()] { return raw->Snapshot(); });
+  // Scrapes read the coordinator: the metrics endpoint must stop before it is destroyed.
+  const std::shared_ptr<void> stop_metrics_first(nullptr, [&](void*) { metrics.reset(); });
   mw::JobServiceImpl jobs(coordinator.get(), token);
   mw::WorkerServiceImpl workers(coordinator.get(), options.heartbeat_interval);
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
   s = mw::StartServer(server, {&jobs, &workers}, &grpc_server, &port);
   if (!s.ok()) {
-    std::printf("coordinator: %s\n", s.ToString().c_str());
+    mw::Log(mw::LogLevel::kError, s.ToString());
     return 2;
   }
-  std::printf("coordinator: serving on port %d, database %s, %zu shard servers%s%s\n", port,
-              options.database.c_str(), options.shard_servers.size(),
-              server.tls.cert.empty() ? "" : ", TLS", token.empty() ? "" : ", token required");
-  std::fflush(stdout);
+  mw::Log(mw::LogLevel::kInfo, "serving on port " + std::to_string(port),
+          {{"port", std::to_string(port)},
+           {"database", options.database},
+           {"shard_servers", std::to_string(options.shard_servers.size())},
+           {"tls", server.tls.cert.empty() ? "off" : "on"},
+           {"token", token.empty() ? "off" : "on"}});
   const std::string signal = mw::ServeUntilSignal(grpc_server.get(), server);
-  std::printf("coordinator: %s, stopped\n", signal.c_str());
+  mw::Log(mw::LogLevel::kInfo, signal + ", stopped");
   return 0;
 }

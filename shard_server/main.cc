@@ -1,39 +1,50 @@
 // mw_shard_server: persists checkpoints of classifier shards and training state and serves
 // them by row range (proto/millionway/v1/shard.proto). Every flag has an environment
-// variable, for Kubernetes; logs go to stdout; SIGTERM finishes the calls in flight, then
-// exits 0.
+// variable, for Kubernetes; logs go to stdout (JSON); metrics and probes on
+// --metrics-listen; SIGTERM finishes the calls in flight, then exits 0.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/log.h"
+#include "common/metrics/observability.h"
 #include "common/rpc/server_runner.h"
 #include "shard_server/shard_service.h"
 
 int main(int argc, char** argv) {
   mw::ServerOptions options;
+  mw::ObservabilityOptions observability;
   std::string data_dir = "/var/lib/millionway/shards";
   CLI::App app{"millionway shard server"};
   mw::AddServerFlags(app, &options);
+  mw::AddObservabilityFlags(app, &observability);
   app.add_option("--data-dir", data_dir, "where checkpoints live")->envname("MW_DATA_DIR");
   CLI11_PARSE(app, argc, argv);
 
-  std::unique_ptr<mw::CheckpointStore> store;
-  mw::Status s = mw::CheckpointStore::Open(data_dir, &store);
+  std::unique_ptr<mw::MetricsServer> metrics;
+  mw::Status s = mw::StartObservability("shard_server", observability, &metrics);
   if (!s.ok()) {
-    std::printf("shard_server: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "shard_server: %s\n", s.ToString().c_str());
     return 2;
   }
-  mw::ShardServiceImpl service(store.get());
+  std::unique_ptr<mw::CheckpointStore> store;
+  s = mw::CheckpointStore::Open(data_dir, &store);
+  if (!s.ok()) {
+    mw::Log(mw::LogLevel::kError, s.ToString());
+    return 2;
+  }
+  mw::ShardMetrics shard_metrics(*metrics);
+  mw::ShardServiceImpl service(store.get(), &shard_metrics);
+  options.metrics = metrics.get();
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   s = mw::StartServer(options, {&service}, &server, &port);
   if (!s.ok()) {
-    std::printf("shard_server: %s\n", s.ToString().c_str());
+    mw::Log(mw::LogLevel::kError, s.ToString());
     return 2;
   }
-  std::printf("shard_server: serving %s on port %d%s\n", data_dir.c_str(), port,
-              options.tls.cert.empty() ? "" : " (TLS)");
-  std::fflush(stdout);
+  mw::Log(mw::LogLevel::kInfo, "serving " + data_dir + " on port " + std::to_string(port),
+          {{"port", std::to_string(port)}, {"tls", options.tls.cert.empty() ? "off" : "on"}});
   const std::string signal = mw::ServeUntilSignal(server.get(), options);
-  std::printf("shard_server: %s, stopped\n", signal.c_str());
+  mw::Log(mw::LogLevel::kInfo, signal + ", stopped");
   return 0;
 }

@@ -1,5 +1,7 @@
 #include "shard_server/shard_service.h"
 
+#include <chrono>
+
 #include "common/rpc/grpc_status.h"
 
 namespace mw {
@@ -57,6 +59,7 @@ grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext*,
     }
     s = writer->Append(message.data().data(), message.data().size());
     if (!s.ok()) return ToGrpc(s);
+    metrics_->written_bytes.Increment(static_cast<double>(message.data().size()));
   } while (reader->Read(&message));
   PieceRecord record;
   s = writer->Finish(&record);
@@ -77,9 +80,16 @@ grpc::Status ShardServiceImpl::Commit(grpc::ServerContext*, const v1::CommitRequ
     pieces.push_back(std::move(r));
   }
   Manifest manifest;
+  const auto start = std::chrono::steady_clock::now();
   const Status s = store_->Commit(request->job_id(), request->checkpoint(), pieces,
                                   request->keep_last(), &manifest);
   if (!s.ok()) return ToGrpc(s);
+  metrics_->commit_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  metrics_->commits.Increment();
+  double bytes = 0;
+  for (const auto& piece : pieces) bytes += static_cast<double>(piece.bytes);
+  metrics_->last_commit_bytes.Set(bytes);
   response->set_manifest_bytes(SerializeManifest(manifest).size());
   return grpc::Status::OK;
 }
@@ -100,6 +110,7 @@ grpc::Status ShardServiceImpl::ReadRows(grpc::ServerContext* context,
                                    v1::ReadRowsResponse chunk;
                                    chunk.set_row_begin(row);
                                    chunk.set_data(data, bytes);
+                                   metrics_->read_bytes.Increment(static_cast<double>(bytes));
                                    if (!writer->Write(chunk))
                                      return Status::Cancelled("ReadRows: the stream closed");
                                    return Status::Ok();
@@ -115,6 +126,7 @@ grpc::Status ShardServiceImpl::ReadBlob(grpc::ServerContext* context,
                                      return Status::Cancelled("ReadBlob: the client went away");
                                    v1::ReadBlobResponse chunk;
                                    chunk.set_data(data, bytes);
+                                   metrics_->read_bytes.Increment(static_cast<double>(bytes));
                                    if (!writer->Write(chunk))
                                      return Status::Cancelled("ReadBlob: the stream closed");
                                    return Status::Ok();

@@ -8,6 +8,7 @@
 
 #include "millionway/v1/shard.grpc.pb.h"
 #include "shard_server/checkpoint_store.h"
+#include "shard_server/shard_metrics.h"
 
 namespace mw {
 
@@ -16,7 +17,8 @@ class ShardServiceImpl final : public millionway::v1::ShardService::Service {
   // Largest data field accepted in one WritePiece message.
   static constexpr size_t kMaxChunkBytes = 4u << 20;
 
-  explicit ShardServiceImpl(CheckpointStore* store) : store_(store) {}
+  ShardServiceImpl(CheckpointStore* store, ShardMetrics* metrics)
+      : store_(store), metrics_(metrics) {}
 
   grpc::Status WritePiece(grpc::ServerContext* context,
                           grpc::ServerReader<millionway::v1::WritePieceRequest>* reader,
@@ -38,6 +40,7 @@ class ShardServiceImpl final : public millionway::v1::ShardService::Service {
 
  private:
   CheckpointStore* store_;
+  ShardMetrics* metrics_;
 };
 
 // The proto header <-> the store's record (bytes and checksums aside).

@@ -1,5 +1,6 @@
 // mw_worker: a worker under a coordinator (see worker/agent/agent.h). Every flag has an
-// environment variable, for Kubernetes; logs go to stdout. SIGTERM or SIGINT: the task in
+// environment variable, for Kubernetes; logs go to stdout (JSON); metrics and probes on
+// --metrics-listen (ready while registered). SIGTERM or SIGINT: the task in
 // hand is finished, the gang checkpoints where it stands (mid-epoch if need be), and the
 // worker exits 0; its job restarts from that checkpoint without it.
 #include <unistd.h>
@@ -12,7 +13,10 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/log.h"
+#include "common/metrics/observability.h"
 #include "worker/agent/agent.h"
+#include "worker/agent/worker_metrics.h"
 
 int main(int argc, char** argv) {
   mw::AgentOptions options;
@@ -20,7 +24,9 @@ int main(int argc, char** argv) {
   ::gethostname(host, sizeof(host) - 1);
   options.name = host;
   int timeout_s = 60, drain_timeout_s = 25;
+  mw::ObservabilityOptions observability;
   CLI::App app{"millionway worker"};
+  mw::AddObservabilityFlags(app, &observability);
   app.add_option("--coordinator", options.coordinator, "coordinator address host:port")
       ->envname("MW_COORDINATOR");
   app.add_option("--name", options.name, "unique worker name (default: the host name)")
@@ -44,15 +50,25 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   options.collective_timeout = std::chrono::seconds(timeout_s);
   options.drain_timeout = std::chrono::seconds(drain_timeout_s);
+  std::unique_ptr<mw::MetricsServer> metrics;
+  const mw::Status started = mw::StartObservability("worker", observability, &metrics);
+  if (!started.ok()) {
+    std::fprintf(stderr, "worker: %s\n", started.ToString().c_str());
+    return 2;
+  }
+  mw::WorkerMetrics worker_metrics(*metrics);
+  options.metrics = &worker_metrics;
 
   std::atomic<bool> stop{false};
   boost::asio::io_context io;
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& error, int signal) {
     if (!error) {
-      std::printf("worker %s: %s, leaving after the gang's checkpoint\n", options.name.c_str(),
-                  signal == SIGTERM ? "SIGTERM" : "SIGINT");
-      std::fflush(stdout);
+      mw::Log(mw::LogLevel::kInfo,
+              std::string(signal == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ", leaving after the gang's checkpoint",
+              {{"worker", options.name}});
+      worker_metrics.SetReady(false);
       stop = true;
     }
   });
@@ -62,9 +78,9 @@ int main(int argc, char** argv) {
   io.stop();
   signal_thread.join();
   if (!status.ok()) {
-    std::printf("worker %s: %s\n", options.name.c_str(), status.ToString().c_str());
+    mw::Log(mw::LogLevel::kError, status.ToString(), {{"worker", options.name}});
     return 2;
   }
-  std::printf("worker %s: stopped\n", options.name.c_str());
+  mw::Log(mw::LogLevel::kInfo, "stopped", {{"worker", options.name}});
   return 0;
 }

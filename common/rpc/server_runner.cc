@@ -11,6 +11,8 @@
 #include <csignal>
 
 #include "common/durable_file.h"
+#include "common/metrics/metrics_server.h"
+#include "common/rpc/grpc_metrics.h"
 
 namespace mw {
 
@@ -42,6 +44,11 @@ Status StartServer(const ServerOptions& options, const std::vector<grpc::Service
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (grpc::Service* service : services) builder.RegisterService(service);
+  if (options.metrics != nullptr) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
+    creators.push_back(GrpcMetricsInterceptor(options.metrics));
+    builder.experimental().SetInterceptorCreators(std::move(creators));
+  }
   *out = builder.BuildAndStart();
   if (*out == nullptr || *port == 0) {
     return Status::Unavailable("cannot listen on " + options.listen);
@@ -49,6 +56,7 @@ Status StartServer(const ServerOptions& options, const std::vector<grpc::Service
   if (!options.port_file.empty()) {
     MW_RETURN_IF_ERROR(WriteFileAtomically(options.port_file, std::to_string(*port) + "\n"));
   }
+  if (options.metrics != nullptr) options.metrics->SetReady(true);
   return Status::Ok();
 }
 
@@ -74,6 +82,7 @@ std::string ServeUntilSignal(grpc::Server* server, const ServerOptions& options)
   int received = 0;
   signals.async_wait([&](const boost::system::error_code&, int signal) { received = signal; });
   io.run();
+  if (options.metrics != nullptr) options.metrics->SetReady(false);
   server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(options.grace_seconds));
   return received == SIGTERM ? "SIGTERM" : "SIGINT";

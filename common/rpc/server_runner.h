@@ -1,7 +1,8 @@
 // What every millionway gRPC server does the same way: listen where told (TLS, and mutual
 // TLS, when certificate files are given), register the standard health service
-// (grpc.health.v1) and server reflection so stock tooling works, bound message sizes, and on
-// SIGTERM or SIGINT stop taking calls and finish the ones in flight within a grace period.
+// (grpc.health.v1) and server reflection so stock tooling works, bound message sizes, count
+// calls by method and code on the process's metrics, and on SIGTERM or SIGINT report not
+// ready, stop taking calls and finish the ones in flight within a grace period.
 #pragma once
 
 #include <grpcpp/server.h>
@@ -22,6 +23,8 @@ class App;
 
 namespace mw {
 
+class MetricsServer;
+
 struct TlsFiles {
   std::string cert;       // PEM certificate chain; empty: plaintext
   std::string key;        // PEM private key
@@ -34,6 +37,7 @@ struct ServerOptions {
   int max_message_bytes = 8 << 20;
   std::string port_file;  // the bound port is written here once serving
   int grace_seconds = 20;
+  MetricsServer* metrics = nullptr;  // given: gRPC call metrics, and readiness while serving
 };
 
 // The flags every server takes (--listen, --tls-*, --port-file, --grace-seconds), each with

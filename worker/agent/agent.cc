@@ -4,14 +4,17 @@
 #include <ATen/Parallel.h>
 #include <grpcpp/client_context.h>
 
-#include <cstdio>
+#include <chrono>
 #include <thread>
 
+#include "common/log.h"
 #include "common/rpc/grpc_status.h"
 #include "millionway/v1/worker.grpc.pb.h"
 #include "shard_server/shard_service.h"
+#include "worker/agent/worker_metrics.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
 #include "worker/comm/gloo_communicator.h"
+#include "worker/comm/timed_communicator.h"
 #include "worker/training/evaluation.h"
 #include "worker/training/job_spec.h"
 
@@ -21,10 +24,15 @@ namespace v1 = millionway::v1;
 
 // What a worker holds for the job of its current gang.
 struct Agent::Job {
+  explicit Job(WorkerMetrics* m) : metrics(m) {}
+  ~Job() { metrics->Leave(); }  // the job's series go with it
+
+  WorkerMetrics* metrics;
   std::string id;
   uint32_t attempt = 0;
   JobSpec spec;
   std::unique_ptr<Communicator> comm;
+  TimedCommunicator* timed = nullptr;  // comm, read for the step-time breakdown
   std::unique_ptr<Dataset> train, test;
   std::unique_ptr<Trainer> trainer;
   std::vector<std::unique_ptr<ShardClient>> shard_clients;
@@ -79,9 +87,9 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       heartbeat =
           std::chrono::milliseconds(std::max<uint32_t>(50, response.heartbeat_interval_ms()));
     }
-    std::printf("worker %s: registered with %s as %s\n", options_.name.c_str(),
-                options_.coordinator.c_str(), worker_id.c_str());
-    std::fflush(stdout);
+    Log(LogLevel::kInfo, "registered with " + options_.coordinator,
+        {{"worker", options_.name}, {"worker_id", worker_id}});
+    options_.metrics->SetReady(!*stop);
     std::atomic<bool> forgotten{false};
     std::atomic<bool> in_gang{false};
     std::thread beats([&] {
@@ -129,9 +137,11 @@ Status Agent::Run(const std::atomic<bool>* stop) {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       report.set_leaving(*stop);
       if (!done.ok()) {
-        std::printf("worker %s: task %s failed: %s\n", options_.name.c_str(),
-                    task.task_id().c_str(), done.ToString().c_str());
-        std::fflush(stdout);
+        Log(LogLevel::kError, "task failed: " + done.ToString(),
+            {{"worker", options_.name},
+             {"job_id", task.job_id()},
+             {"rank", std::to_string(task.rank())},
+             {"task_id", task.task_id()}});
         job_.reset();
       }
       in_gang = job_ != nullptr;
@@ -144,6 +154,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       if (*stop && !job_) break;
     }
     forgotten = true;
+    options_.metrics->SetReady(false);  // until registered again
     stream_context.TryCancel();
     tasks->Finish();
     watchdog.join();
@@ -159,7 +170,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
   }
   if (task.kind() == v1::TASK_START) {
     job_.reset();  // a new gang: the old communicator and its store go first
-    auto job = std::make_unique<Job>();
+    auto job = std::make_unique<Job>(options_.metrics);
     job->id = task.job_id();
     job->attempt = task.attempt();
     MW_RETURN_IF_ERROR(ParseJobSpec(task.spec_json(), "job " + task.job_id(), &job->spec));
@@ -173,7 +184,12 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     MW_RETURN_IF_ERROR(SplitHostPort(options_.rendezvous, &own_host, &own_port));
     gloo.bind_host = own_host;
     gloo.timeout = options_.collective_timeout;
-    MW_RETURN_IF_ERROR(GlooCommunicator::Create(gloo, &job->comm));
+    std::unique_ptr<Communicator> transport;
+    MW_RETURN_IF_ERROR(GlooCommunicator::Create(gloo, &transport));
+    auto timed = std::make_unique<TimedCommunicator>(std::move(transport));
+    job->timed = timed.get();
+    job->comm = std::move(timed);
+    options_.metrics->Join(task.job_id(), static_cast<int>(task.rank()));
     MW_RETURN_IF_ERROR(
         OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
     MW_RETURN_IF_ERROR(
@@ -197,6 +213,12 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       MW_RETURN_IF_ERROR(job->trainer->InitializeClassifier());
     }
     report->set_steps_per_epoch(static_cast<uint64_t>(job->trainer->steps_per_epoch()));
+    job->trainer->set_step_observer(
+        [metrics = options_.metrics, timed = job->timed](const StepStats& stats) {
+          metrics->Step(stats, timed->TakeSeconds());
+        });
+    const at::Tensor rows = job->trainer->classifier_rows();
+    options_.metrics->ShardBytes(2.0 * static_cast<double>(rows.numel() * rows.element_size()));
     job_ = std::move(job);
     return Status::Ok();
   }
@@ -207,9 +229,15 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
   Job& job = *job_;
   const auto epoch = static_cast<int64_t>(task.epoch());
   switch (task.kind()) {
-    case v1::TASK_TOPK_REFRESH:
-      return job.trainer->RefreshNeighbors(epoch);
+    case v1::TASK_TOPK_REFRESH: {
+      const auto start = std::chrono::steady_clock::now();
+      MW_RETURN_IF_ERROR(job.trainer->RefreshNeighbors(epoch));
+      options_.metrics->TopKRefreshed(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      return Status::Ok();
+    }
     case v1::TASK_TRAIN: {
+      job.timed->TakeSeconds();  // collectives since the last step are not a step's
       double loss = 0;
       MW_RETURN_IF_ERROR(job.trainer->TrainSteps(epoch, static_cast<int64_t>(task.first_step()),
                                                  static_cast<int64_t>(task.last_step()), &loss));
@@ -217,15 +245,20 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       return Status::Ok();
     }
     case v1::TASK_CHECKPOINT: {
+      const auto start = std::chrono::steady_clock::now();
       std::vector<WrittenPiece> written;
       MW_RETURN_IF_ERROR(SaveCheckpoint(*job.trainer, static_cast<int>(task.rank()),
                                         job.train->size(), job.shards, task.job_id(),
                                         task.checkpoint(), task.first_step() > 0, &written));
+      double bytes = 0;
       for (const auto& w : written) {
         auto* piece = report->add_pieces();
         piece->set_server(static_cast<uint32_t>(w.server));
         FillInfo(w.piece, piece->mutable_piece());
+        bytes += static_cast<double>(w.piece.bytes);
       }
+      options_.metrics->CheckpointWritten(
+          bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       return Status::Ok();
     }
     case v1::TASK_EVALUATE: {

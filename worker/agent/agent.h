@@ -21,6 +21,8 @@ class TaskReport;
 
 namespace mw {
 
+class WorkerMetrics;
+
 struct AgentOptions {
   std::string coordinator = "127.0.0.1:7070";
   std::string name;  // unique among workers; the pod name in Kubernetes
@@ -34,6 +36,7 @@ struct AgentOptions {
   // After SIGTERM, how long a worker in a gang waits for its gang's checkpoint and STOP
   // before it leaves anyway (inside Kubernetes' termination grace period).
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(25)};
+  WorkerMetrics* metrics = nullptr;  // required
 };
 
 class Agent {

@@ -4,6 +4,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 #include <opencv2/core/mat.hpp>
 #include <sstream>
@@ -225,8 +226,10 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
   double loss_sum = 0;
   int64_t steps = 0;
   while (!loader.done()) {
+    const auto step_start = std::chrono::steady_clock::now();
     ViewBatch batch;
     MW_RETURN_IF_ERROR(loader.Next(&batch));
+    const auto batch_ready = std::chrono::steady_clock::now();
     const int64_t step = batch.step;
     const std::vector<int64_t>& ids = batch.ids;
     const at::Tensor views =
@@ -241,19 +244,32 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
 
     const at::Tensor embeddings = model_->Embed(views);
     StepResult result;
-    MW_RETURN_IF_ERROR(classifier_->Step(embeddings.detach(), labels, neighbors,
-                                         LearningRate(config_.classifier_lr, epoch, step),
-                                         &result));
+    const double classifier_lr = LearningRate(config_.classifier_lr, epoch, step);
+    MW_RETURN_IF_ERROR(
+        classifier_->Step(embeddings.detach(), labels, neighbors, classifier_lr, &result));
     model_->optimizer->zero_grad();
     embeddings.backward(result.feature_grad);
     MW_RETURN_IF_ERROR(AllReduceGradients());
+    const double lr = LearningRate(config_.lr, epoch, step);
     for (auto& group : model_->optimizer->param_groups()) {
-      static_cast<torch::optim::SGDOptions&>(group.options())
-          .lr(LearningRate(config_.lr, epoch, step));
+      static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     }
     model_->optimizer->step();
     loss_sum += result.loss;
     ++steps;
+    if (step_observer_) {
+      const auto done = std::chrono::steady_clock::now();
+      StepStats stats;
+      stats.epoch = epoch;
+      stats.step = step;
+      stats.loss = result.loss;
+      stats.lr = lr;
+      stats.classifier_lr = classifier_lr;
+      stats.samples = 2 * b;
+      stats.seconds = std::chrono::duration<double>(done - step_start).count();
+      stats.data_wait_seconds = std::chrono::duration<double>(batch_ready - step_start).count();
+      step_observer_(stats);
+    }
   }
   *mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0;
   return AverageBatchNormStatistics();

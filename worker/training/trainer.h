@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "worker/data/augmentation.h"
 #include "worker/data/dataset.h"
 #include "worker/data/distributed_sampler.h"
+#include "worker/training/step_stats.h"
 #include "worker/training/trainer_config.h"
 
 namespace mw {
@@ -85,6 +87,11 @@ class Trainer {
 
   int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
 
+  // Called after every training step, on the training thread.
+  void set_step_observer(std::function<void(const StepStats&)> observer) {
+    step_observer_ = std::move(observer);
+  }
+
  private:
   struct Model;
   Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data);
@@ -104,6 +111,7 @@ class Trainer {
   std::unique_ptr<Classifier> classifier_;
   at::Tensor neighbor_rows_;  // [this rank's classifier rows, k]
   at::Tensor neighbors_;      // [ids this rank loads this epoch, k], in sampler order
+  std::function<void(const StepStats&)> step_observer_;
 };
 
 }  // namespace mw
