@@ -2,6 +2,7 @@
 
 #include <yaml.h>
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -10,8 +11,10 @@ namespace mw {
 
 namespace {
 
-// Aliases may point back at an enclosing node; no spec nests this deep.
+// Aliases may point back at an enclosing node, or fan out exponentially (a "billion laughs"
+// document); no spec nests this deep or holds this many values.
 constexpr int kMaxDepth = 64;
+constexpr int64_t kMaxNodes = 100000;
 
 class Converter {
  public:
@@ -20,6 +23,7 @@ class Converter {
 
   Status Convert(yaml_node_t* node, int depth, nlohmann::json* out) {
     if (depth > kMaxDepth) return Error(node, "nested deeper than 64 levels");
+    if (++nodes_ > kMaxNodes) return Error(node, "more than 100000 values (aliases expanded)");
     switch (node->type) {
       case YAML_SCALAR_NODE:
         return Scalar(node, out);
@@ -96,6 +100,7 @@ class Converter {
 
   yaml_document_t* document_;
   const std::string& source_;
+  int64_t nodes_ = 0;
 };
 
 }  // namespace

@@ -93,6 +93,14 @@ TEST(JobSpec, YamlReadsAsTheSameJson) {
   expect_error("", "s.yaml: the YAML document is empty");
   expect_error("a: 1\n---\nb: 2\n", "s.yaml: holds more than one YAML document");
   expect_error("? [1]\n: 2\n", "s.yaml:1: a key must be a plain string");
+  std::string laughs = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 8; ++i) {
+    const std::string prev = "*a" + std::to_string(i - 1);
+    laughs += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + prev + ", " + prev +
+              ", " + prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev + ", " + prev +
+              ", " + prev + ", " + prev + "]\n";
+  }
+  expect_error(laughs, "s.yaml:");  // 10^8 values: refused, not expanded
 }
 
 TEST(Mwctl, TrainRunsALocalJobAndRefusesABadSpec) {

@@ -85,8 +85,8 @@ class MetricsInterceptorFactory : public gx::ServerInterceptorFactoryInterface {
                       .Register(metrics->registry()),
                   prometheus::BuildHistogram()
                       .Name("millionway_grpc_server_handling_seconds")
-                      .Help("Time from a call's arrival to its status, by method (streams: "
-                            "the stream's life).")
+                      .Help("Time from a call's arrival to its status, by method and code "
+                            "(streams: the stream's life).")
                       .Labels(metrics->labels())
                       .Register(metrics->registry())} {}
 

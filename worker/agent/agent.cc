@@ -136,14 +136,15 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       report.set_seconds(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       report.set_leaving(*stop);
-      if (!done.ok()) {
-        Log(LogLevel::kError, "task failed: " + done.ToString(),
-            {{"worker", options_.name},
-             {"job_id", task.job_id()},
-             {"rank", std::to_string(task.rank())},
-             {"task_id", task.task_id()}});
-        job_.reset();
-      }
+      Log(done.ok() ? LogLevel::kInfo : LogLevel::kError,
+          v1::TaskKind_Name(task.kind()) + (done.ok() ? " done" : " failed: " + done.ToString()),
+          {{"worker", options_.name},
+           {"job_id", task.job_id()},
+           {"rank", std::to_string(task.rank())},
+           {"task_id", task.task_id()},
+           {"epoch", std::to_string(task.epoch())},
+           {"seconds", std::to_string(report.seconds())}});
+      if (!done.ok()) job_.reset();
       in_gang = job_ != nullptr;
       {
         grpc::ClientContext context;
