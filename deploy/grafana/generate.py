@@ -2,9 +2,11 @@
 """Writes millionway's Grafana dashboards (training.json, memory.json, cluster.json) next to
 this script. The JSON files are what Grafana imports (docs/observability.md); this script is
 their source, so a panel is one line here. Run: /usr/bin/python3 deploy/grafana/generate.py
+(--check: exit 1 if the committed files differ from what this script writes; CI runs it).
 """
 import json
 import os
+import sys
 
 RATE = "$__rate_interval"
 JOB = 'job_id=~"$job_id"'
@@ -180,11 +182,21 @@ CLUSTER = dashboard(
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
+    check = "--check" in sys.argv[1:]
+    stale = []
     for name, board in (("training", TRAINING), ("memory", MEMORY), ("cluster", CLUSTER)):
-        with open(os.path.join(here, name + ".json"), "w") as out:
-            json.dump(board, out, indent=2, sort_keys=True)
-            out.write("\n")
+        path = os.path.join(here, name + ".json")
+        text = json.dumps(board, indent=2, sort_keys=True) + "\n"
+        if check:
+            if not os.path.exists(path) or open(path).read() != text:
+                stale.append(path)
+        else:
+            with open(path, "w") as out:
+                out.write(text)
+    for path in stale:
+        print(f"{path} differs from what generate.py writes: run it and commit the result")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
