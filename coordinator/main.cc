@@ -77,8 +77,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   coordinator_metrics.ReadFrom(*metrics, [raw = coordinator.get()] { return raw->Snapshot(); });
-  // Scrapes read the coordinator: the metrics endpoint must stop before it is destroyed.
-  const std::shared_ptr<void> stop_metrics_first(nullptr, [&](void*) { metrics.reset(); });
+  // Scrapes read the coordinator: the metrics endpoint must stop before it is destroyed (the
+  // registry itself outlives it, as the coordinator's counters live there).
+  const std::shared_ptr<void> stop_metrics_first(nullptr, [&](void*) { metrics->Stop(); });
   mw::JobServiceImpl jobs(coordinator.get(), token);
   mw::WorkerServiceImpl workers(coordinator.get(), options.heartbeat_interval);
   std::unique_ptr<grpc::Server> grpc_server;

@@ -141,7 +141,9 @@ Status MetricsServer::Start(const MetricsOptions& options, const std::string& ro
 
 MetricsServer::MetricsServer() = default;
 
-MetricsServer::~MetricsServer() { endpoint_.reset(); }
+MetricsServer::~MetricsServer() { Stop(); }
+
+void MetricsServer::Stop() { endpoint_.reset(); }
 
 void MetricsServer::AddCollectable(std::shared_ptr<prometheus::Collectable> collectable) {
   std::lock_guard<std::mutex> lock(collectables_mutex_);

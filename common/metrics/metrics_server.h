@@ -51,6 +51,9 @@ class MetricsServer {
   // What /metrics answers.
   std::string Scrape();
 
+  // Stops answering HTTP (the registry stays): for collectors that read objects about to go.
+  void Stop();
+
  private:
   class Endpoint;
   MetricsServer();
