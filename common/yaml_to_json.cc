@@ -2,7 +2,9 @@
 
 #include <yaml.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -70,7 +72,9 @@ class Converter {
 
   Status Scalar(const yaml_node_t* node, nlohmann::json* out) const {
     const std::string text = Text(node);
-    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE) {
+    // No null, boolean or number takes 64 characters; longer text stays a string, and
+    // std::regex, which recurses per character, never sees it.
+    if (node->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || text.size() > 64) {
       *out = text;
       return Status::Ok();
     }
@@ -89,7 +93,11 @@ class Converter {
     } else if (std::regex_match(text, integer) || std::regex_match(text, real)) {
       // JSON's own number grammar decides the type, as if the spec had been JSON.
       *out = nlohmann::json::parse(text[0] == '+' ? text.substr(1) : text, nullptr, false);
-      if (out->is_discarded()) *out = std::stod(text);
+      if (out->is_discarded()) {  // JSON's grammar refused it: "1." or a number too large
+        const double value = std::strtod(text.c_str(), nullptr);
+        if (!std::isfinite(value)) return Error(node, "'" + text + "' is out of range");
+        *out = value;
+      }
     } else if (std::regex_match(text, special)) {
       return Error(node, "'" + text + "' has no JSON equivalent");
     } else {

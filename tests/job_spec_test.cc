@@ -90,6 +90,7 @@ TEST(JobSpec, YamlReadsAsTheSameJson) {
   expect_error("epochs: 2\ntop_k: [1, 2\nlr: 0.1\n", "s.yaml:3:");
   expect_error("epochs: 2\nepochs: 3\n", "s.yaml:2: duplicate key 'epochs'");
   expect_error("lr: .inf\n", "s.yaml:1: '.inf' has no JSON equivalent");
+  expect_error("a: 1\nlr: 11E1111\n", "s.yaml:2: '11E1111' is out of range");  // found by fuzzing
   expect_error("", "s.yaml: the YAML document is empty");
   expect_error("a: 1\n---\nb: 2\n", "s.yaml: holds more than one YAML document");
   expect_error("? [1]\n: 2\n", "s.yaml:1: a key must be a plain string");
