@@ -81,26 +81,6 @@ std::vector<std::string> LocalCluster::MetricsArgs(const std::string& name) cons
           options_.dir + "/" + name + ".metrics.port"};
 }
 
-Status LocalCluster::MetricsAddresses(std::map<std::string, std::string>* out) const {
-  out->clear();
-  std::vector<std::string> names;
-  for (size_t s = 0; s < shards_.size(); ++s) names.push_back("shard-server-" + std::to_string(s));
-  names.push_back("coordinator");
-  for (size_t w = 0; w < workers_.size(); ++w) names.push_back("worker-" + std::to_string(w));
-  for (const auto& name : names) {
-    int port = 0;
-    for (int i = 0; i < 1000 && port == 0; ++i) {
-      if (!(std::ifstream(options_.dir + "/" + name + ".metrics.port") >> port)) {
-        port = 0;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    }
-    if (port == 0) return Status::Unavailable(name + " has not bound its metrics port");
-    (*out)[name] = "127.0.0.1:" + std::to_string(port);
-  }
-  return Status::Ok();
-}
-
 std::vector<std::string> LocalCluster::ServerTlsArgs() const {
   if (options_.tls_ca.empty()) return {};
   return {"--tls-cert",     options_.tls_cert, "--tls-key",

@@ -4,7 +4,6 @@
 // coordinator, then the shard servers, waiting for each to exit.
 #pragma once
 
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -36,9 +35,6 @@ class LocalCluster {
 
   std::string coordinator_address() const { return coordinator_address_; }
   const std::vector<std::string>& shard_addresses() const { return shard_addresses_; }
-  // host:port of every process's metrics endpoint (/metrics, /healthz, /readyz), by process
-  // name (shard-server-0, coordinator, worker-0, ...); waits for each to be bound.
-  Status MetricsAddresses(std::map<std::string, std::string>* out) const;
   // Idempotent and safe from a signal-handling thread.
   void Stop();
 
@@ -57,7 +53,8 @@ class LocalCluster {
   std::vector<std::string> CoordinatorArgs() const;
   // A server's --tls-* flags: its certificate, and the CA its clients must be signed by.
   std::vector<std::string> ServerTlsArgs() const;
-  // --metrics-port-file for process `name`: where MetricsAddresses finds its port.
+  // --metrics-port-file for process `name`: <dir>/<name>.metrics.port (check_live.py reads
+  // these to point Prometheus at every process).
   std::vector<std::string> MetricsArgs(const std::string& name) const;
   Status StartWorker(int i);
 

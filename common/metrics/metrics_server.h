@@ -67,4 +67,11 @@ class MetricsServer {
   int port_ = 0;
 };
 
+// Registers a family built by `builder` (prometheus::BuildCounter() and the like) under `name`
+// with the server's constant labels.
+template <typename Builder>
+auto& RegisterFamily(Builder builder, MetricsServer& server, const char* name, const char* help) {
+  return builder.Name(name).Help(help).Labels(server.labels()).Register(server.registry());
+}
+
 }  // namespace mw

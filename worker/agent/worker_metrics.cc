@@ -15,51 +15,47 @@ const prometheus::Histogram::BucketBoundaries& SecondsBuckets() {
 constexpr const char* kPhases[] = {"data_wait",      "compute",    "all_reduce", "all_gather",
                                    "reduce_scatter", "all_to_all", "broadcast",  "barrier"};
 
-template <typename Builder>
-auto& Register(Builder builder, MetricsServer& server, const char* name, const char* help) {
-  return builder.Name(name).Help(help).Labels(server.labels()).Register(server.registry());
-}
-
 }  // namespace
 
 struct WorkerMetrics::Families {
   explicit Families(MetricsServer& server)
-      : loss(Register(prometheus::BuildGauge(), server, "millionway_train_loss",
-                      "Loss of the last training step on this rank.")),
-        lr(Register(prometheus::BuildGauge(), server, "millionway_learning_rate",
-                    "Learning rate of the last step, by parameter group (backbone: backbone "
-                    "and head; classifier: the classifier's rows).")),
-        samples(Register(prometheus::BuildCounter(), server, "millionway_train_samples_total",
-                         "Views (two per image) this rank has trained on.")),
-        steps(Register(prometheus::BuildCounter(), server, "millionway_train_steps_total",
-                       "Training steps this rank has taken.")),
-        step_seconds(Register(prometheus::BuildHistogram(), server, "millionway_step_seconds",
-                              "Wall time of a training step, from asking for its batch.")),
-        phase_seconds(Register(prometheus::BuildHistogram(), server,
-                               "millionway_step_phase_seconds",
-                               "Wall time of one part of a training step: data_wait (the "
-                               "batch not ready), each collective, compute (the rest).")),
-        topk_seconds(Register(prometheus::BuildHistogram(), server,
-                              "millionway_topk_refresh_seconds",
-                              "Wall time of a top-k refresh (the epoch's smoothing targets).")),
-        checkpoint_seconds(Register(prometheus::BuildHistogram(), server,
-                                    "millionway_checkpoint_write_seconds",
-                                    "Wall time to write this rank's checkpoint pieces.")),
-        checkpoint_bytes(Register(prometheus::BuildGauge(), server,
-                                  "millionway_checkpoint_write_bytes",
-                                  "Bytes this rank wrote for its last checkpoint.")),
-        shard_bytes(Register(prometheus::BuildGauge(), server, "millionway_classifier_shard_bytes",
-                             "Bytes of this rank's classifier rows and their momentum.")),
-        device_allocated(Register(prometheus::BuildGauge(), server,
-                                  "millionway_device_memory_allocated_bytes",
-                                  "Device memory held by tensors (0 on a CPU-only build).")),
-        device_reserved(Register(prometheus::BuildGauge(), server,
-                                 "millionway_device_memory_reserved_bytes",
-                                 "Device memory reserved by the allocator (0 on a CPU-only "
-                                 "build).")),
-        device_peak(Register(prometheus::BuildGauge(), server,
-                             "millionway_device_memory_peak_bytes",
-                             "Peak device memory held by tensors (0 on a CPU-only build).")) {
+      : loss(RegisterFamily(prometheus::BuildGauge(), server, "millionway_train_loss",
+                            "Loss of the last training step on this rank.")),
+        lr(RegisterFamily(prometheus::BuildGauge(), server, "millionway_learning_rate",
+                          "Learning rate of the last step, by parameter group (backbone: backbone "
+                          "and head; classifier: the classifier's rows).")),
+        samples(RegisterFamily(prometheus::BuildCounter(), server, "millionway_train_samples_total",
+                               "Views (two per image) this rank has trained on.")),
+        steps(RegisterFamily(prometheus::BuildCounter(), server, "millionway_train_steps_total",
+                             "Training steps this rank has taken.")),
+        step_seconds(RegisterFamily(prometheus::BuildHistogram(), server, "millionway_step_seconds",
+                                    "Wall time of a training step, from asking for its batch.")),
+        phase_seconds(RegisterFamily(prometheus::BuildHistogram(), server,
+                                     "millionway_step_phase_seconds",
+                                     "Wall time of one part of a training step: data_wait (the "
+                                     "batch not ready), each collective, compute (the rest).")),
+        topk_seconds(
+            RegisterFamily(prometheus::BuildHistogram(), server, "millionway_topk_refresh_seconds",
+                           "Wall time of a top-k refresh (the epoch's smoothing targets).")),
+        checkpoint_seconds(RegisterFamily(prometheus::BuildHistogram(), server,
+                                          "millionway_checkpoint_write_seconds",
+                                          "Wall time to write this rank's checkpoint pieces.")),
+        checkpoint_bytes(RegisterFamily(prometheus::BuildGauge(), server,
+                                        "millionway_checkpoint_write_bytes",
+                                        "Bytes this rank wrote for its last checkpoint.")),
+        shard_bytes(RegisterFamily(prometheus::BuildGauge(), server,
+                                   "millionway_classifier_shard_bytes",
+                                   "Bytes of this rank's classifier rows and their momentum.")),
+        device_allocated(RegisterFamily(prometheus::BuildGauge(), server,
+                                        "millionway_device_memory_allocated_bytes",
+                                        "Device memory held by tensors (0 on a CPU-only build).")),
+        device_reserved(RegisterFamily(prometheus::BuildGauge(), server,
+                                       "millionway_device_memory_reserved_bytes",
+                                       "Device memory reserved by the allocator (0 on a CPU-only "
+                                       "build).")),
+        device_peak(RegisterFamily(prometheus::BuildGauge(), server,
+                                   "millionway_device_memory_peak_bytes",
+                                   "Peak device memory held by tensors (0 on a CPU-only build).")) {
     for (auto* family : {&device_allocated, &device_reserved, &device_peak}) {
       family->Add({{"device", "cpu"}}).Set(0);
     }
