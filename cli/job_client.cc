@@ -12,20 +12,14 @@ Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobC
   std::shared_ptr<grpc::Channel> channel;
   MW_RETURN_IF_ERROR(OpenChannel(options, &channel));
   auto client = std::unique_ptr<JobClient>(new JobClient());
-  client->token_ = options.token;
   client->stub_ = v1::JobService::NewStub(channel);
   *out = std::move(client);
   return Status::Ok();
 }
 
-void JobClient::Prepare(grpc::ClientContext* context) const {
-  if (!token_.empty()) context->AddMetadata("authorization", "Bearer " + token_);
-}
-
 Status JobClient::Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
                          int32_t priority, v1::Job* out, uint32_t min_world_size) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::SubmitJobRequest request;
   request.set_name(name);
   request.set_spec_json(spec_json);
@@ -40,7 +34,6 @@ Status JobClient::Submit(const std::string& name, const std::string& spec_json, 
 
 Status JobClient::Get(const std::string& id, v1::Job* out) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::GetJobRequest request;
   request.set_id(id);
   return FromGrpc(stub_->Get(&context, request, out));
@@ -49,7 +42,6 @@ Status JobClient::Get(const std::string& id, v1::Job* out) {
 Status JobClient::List(v1::JobState state, uint32_t page_size, const std::string& page_token,
                        v1::ListJobsResponse* out) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::ListJobsRequest request;
   request.set_state(state);
   request.set_page_size(page_size);
@@ -59,7 +51,6 @@ Status JobClient::List(v1::JobState state, uint32_t page_size, const std::string
 
 Status JobClient::Cancel(const std::string& id, v1::Job* out) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::CancelJobRequest request;
   request.set_id(id);
   return FromGrpc(stub_->Cancel(&context, request, out));
@@ -68,7 +59,6 @@ Status JobClient::Cancel(const std::string& id, v1::Job* out) {
 Status JobClient::Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
                         v1::Job* out) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::ScaleJobRequest request;
   request.set_id(id);
   request.set_world_size(world_size);
@@ -79,7 +69,6 @@ Status JobClient::Scale(const std::string& id, uint32_t world_size, uint32_t min
 Status JobClient::Watch(const std::string& id,
                         const std::function<void(const v1::Job&)>& on_update) {
   grpc::ClientContext context;
-  Prepare(&context);
   v1::WatchJobRequest request;
   request.set_id(id);
   auto reader = stub_->Watch(&context, request);

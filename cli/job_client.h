@@ -33,9 +33,6 @@ class JobClient {
                const std::function<void(const millionway::v1::Job&)>& on_update);
 
  private:
-  void Prepare(grpc::ClientContext* context) const;
-
-  std::string token_;
   std::unique_ptr<millionway::v1::JobService::Stub> stub_;
 };
 

@@ -5,7 +5,10 @@
 #include <fstream>
 #include <thread>
 
+#include "common/durable_file.h"
 #include "common/process_group.h"
+#include "common/random_token.h"
+#include "common/rpc/authorization.h"
 
 namespace mw {
 
@@ -35,12 +38,14 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
   auto cluster = std::unique_ptr<LocalCluster>(new LocalCluster());
   cluster->options_ = options;
   std::filesystem::create_directories(options.dir);
+  MW_RETURN_IF_ERROR(cluster->MakeTokens());
   cluster->shards_.resize(static_cast<size_t>(options.shard_servers));
   for (int s = 0; s < options.shard_servers; ++s) {
     std::string address;
     const std::string name = "shard-server-" + std::to_string(s);
     std::vector<std::string> args = cluster->ServerTlsArgs();
     args.insert(args.end(), {"--data-dir", options.dir + "/" + name});
+    args.insert(args.end(), {"--auth-dir", cluster->auth_dir()});
     MW_RETURN_IF_ERROR(cluster->StartServer("mw_shard_server", args, name, "127.0.0.1:0",
                                             &cluster->shards_[static_cast<size_t>(s)], &address));
     cluster->shard_addresses_.push_back(address);
@@ -65,7 +70,9 @@ Status LocalCluster::StartWorker(int i) {
                                    "--threads",
                                    std::to_string(options_.threads_per_worker),
                                    "--collective-timeout-s",
-                                   std::to_string(options_.collective_timeout_s)};
+                                   std::to_string(options_.collective_timeout_s),
+                                   "--token-file",
+                                   auth_dir() + "/worker.token"};
   if (!options_.tls_ca.empty()) {
     args.insert(args.end(), {"--tls-ca", options_.tls_ca, "--tls-cert", options_.tls_cert,
                              "--tls-key", options_.tls_key});
@@ -94,6 +101,33 @@ Status LocalCluster::RestartWorker(int i) {
 
 LocalCluster::~LocalCluster() { Stop(); }
 
+Status LocalCluster::MakeTokens() {
+  std::filesystem::create_directories(auth_dir());
+  std::filesystem::permissions(auth_dir(), std::filesystem::perms::owner_all);
+  for (const Role role : {Role::kUser, Role::kWorker, Role::kCoordinator}) {
+    std::string token = RandomHex(32);
+    if (role == Role::kUser && !options_.token_file.empty()) {
+      MW_RETURN_IF_ERROR(ReadTokenFile(options_.token_file, &token));
+    }
+    const std::string path = auth_dir() + "/" + RoleName(role) + ".token";
+    MW_RETURN_IF_ERROR(WriteFileAtomically(path, token + "\n"));
+    if (role == Role::kUser) user_token_ = token;
+    std::filesystem::permissions(
+        path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  }
+  return Status::Ok();
+}
+
+ConnectionOptions LocalCluster::UserConnection() const {
+  ConnectionOptions connection;
+  connection.address = coordinator_address_;
+  connection.token = user_token_;
+  connection.tls_ca = options_.tls_ca;
+  connection.tls_cert = options_.tls_cert;
+  connection.tls_key = options_.tls_key;
+  return connection;
+}
+
 std::vector<std::string> LocalCluster::CoordinatorArgs() const {
   std::string shard_list;
   for (const auto& address : shard_addresses_) {
@@ -105,7 +139,7 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
                                    shard_list,
                                    "--heartbeat-timeout-ms",
                                    std::to_string(options_.heartbeat_timeout_ms)};
-  if (!options_.token_file.empty()) args.insert(args.end(), {"--token-file", options_.token_file});
+  args.insert(args.end(), {"--auth-dir", auth_dir()});
   if (!options_.tls_ca.empty()) {
     const auto tls = ServerTlsArgs();
     args.insert(args.end(), tls.begin(), tls.end());

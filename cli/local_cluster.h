@@ -1,7 +1,9 @@
 // LocalCluster: `mwctl local`, the whole service on one machine: S shard servers, a
 // coordinator and W workers as child processes on loopback, each on a free port, with its
-// data and logs under one directory. Stopping sends SIGTERM to the workers, then the
-// coordinator, then the shard servers, waiting for each to exit.
+// data and logs under one directory. Every call between them is authenticated: the cluster
+// makes a token per role under <dir>/auth (the user's is the given one, if any). Stopping
+// sends SIGTERM to the workers, then the coordinator, then the shard servers, waiting for
+// each to exit.
 #pragma once
 
 #include <memory>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "common/child_process.h"
+#include "common/rpc/client_channel.h"
 #include "common/status.h"
 
 namespace mw {
@@ -22,7 +25,7 @@ struct LocalClusterOptions {
   int threads_per_worker = 1;
   int heartbeat_timeout_ms = 5000;
   int collective_timeout_s = 60;
-  std::string token_file;  // given: the coordinator requires this bearer token on JobService
+  std::string token_file;  // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate
   // (it must allow serverAuth and clientAuth) and trusting only peers signed by tls_ca.
   std::string tls_ca, tls_cert, tls_key;
@@ -34,6 +37,10 @@ class LocalCluster {
   ~LocalCluster();  // Stop()
 
   std::string coordinator_address() const { return coordinator_address_; }
+  // How a user reaches the coordinator: its address, the user token, the cluster's TLS.
+  ConnectionOptions UserConnection() const;
+  // <dir>/auth: user.token, worker.token, coordinator.token.
+  std::string auth_dir() const { return options_.dir + "/auth"; }
   const std::vector<std::string>& shard_addresses() const { return shard_addresses_; }
   // Idempotent and safe from a signal-handling thread.
   void Stop();
@@ -58,6 +65,7 @@ class LocalCluster {
   std::vector<std::string> MetricsArgs(const std::string& name) const;
   Status StartWorker(int i);
 
+  Status MakeTokens();
   void StopOnce();
   std::string Binary(const std::string& name) const;
 
@@ -66,6 +74,7 @@ class LocalCluster {
   ChildProcess coordinator_;
   std::vector<ChildProcess> workers_;
   std::string coordinator_address_;
+  std::string user_token_;
   std::vector<std::string> shard_addresses_;
   std::once_flag stopped_;
 };

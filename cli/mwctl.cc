@@ -85,16 +85,10 @@ int main(int argc, char** argv) {
   CLI::App app{"mwctl: millionway's command line"};
   app.require_subcommand(1);
   ConnectionOptions connection;
-  std::string token_file;
+  ClientFlags client_flags;
   app.add_option("--coordinator", connection.address, "coordinator host:port")
       ->envname("MW_COORDINATOR");
-  app.add_option("--token-file", token_file, "file holding the API bearer token")
-      ->envname("MW_TOKEN_FILE");
-  app.add_option("--tls-ca", connection.tls_ca, "PEM CA: connect with TLS")->envname("MW_TLS_CA");
-  app.add_option("--tls-cert", connection.tls_cert, "PEM client certificate (mutual TLS)")
-      ->envname("MW_TLS_CERT");
-  app.add_option("--tls-key", connection.tls_key, "PEM client key (mutual TLS)")
-      ->envname("MW_TLS_KEY");
+  AddClientFlags(app, &connection, &client_flags);
 
   std::string spec_path, id, name, output, shard_server, state, dir;
   int workers = 2, min_workers = 0, shard_servers = 2, priority = 0, timeout_minutes = 120;
@@ -140,14 +134,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   if (train->parsed()) return TrainOnRanks(spec_path, workers, timeout_minutes);
-  if (!token_file.empty()) {
-    const Status s = ReadFile(token_file, &connection.token);
-    if (!s.ok()) return Fail(s);
-    while (!connection.token.empty() &&
-           std::isspace(static_cast<unsigned char>(connection.token.back()))) {
-      connection.token.pop_back();
-    }
-  }
+  if (const Status s = LoadToken(client_flags, &connection); !s.ok()) return Fail(s);
 
   std::unique_ptr<LocalCluster> cluster;
   std::string cluster_dir;
@@ -167,6 +154,7 @@ int main(int argc, char** argv) {
     options.tls_ca = connection.tls_ca;
     options.tls_cert = connection.tls_cert;
     options.tls_key = connection.tls_key;
+    options.token_file = client_flags.token_file;
     options.threads_per_worker =
         std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / workers);
     if (const Status s = LocalCluster::Start(options, &cluster); !s.ok()) return Fail(s);
@@ -174,7 +162,7 @@ int main(int argc, char** argv) {
                 cluster->coordinator_address().c_str(), shard_servers, workers,
                 options.dir.c_str());
     std::fflush(stdout);
-    connection.address = cluster->coordinator_address();
+    connection = cluster->UserConnection();
   }
   // Ctrl-C or SIGTERM: a local cluster is shut down in order, which ends any watch.
   boost::asio::io_context io;

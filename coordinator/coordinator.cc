@@ -3,8 +3,9 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/random_token.h"
 #include "millionway/v1/job.pb.h"
-#include "shard_server/shard_service.h"
+#include "shard_server/piece_proto.h"
 #include "worker/training/job_spec.h"
 
 namespace mw {
@@ -71,7 +72,7 @@ Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Co
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   MW_RETURN_IF_ERROR(JobStore::Open(options.database, &c->store_));
   for (const auto& address : options.shard_servers) {
-    ConnectionOptions shard = options.shard_tls;
+    ConnectionOptions shard = options.shard_connection;
     shard.address = address;
     std::shared_ptr<grpc::Channel> channel;
     MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
@@ -315,7 +316,7 @@ Status Coordinator::Register(const std::string& name, const std::string& rendezv
   if (name.empty() || name.size() > 256) {
     return Status::InvalidArgument("name: must be 1-256 characters");
   }
-  if (rendezvous.find(':') == std::string::npos) {
+  if (rendezvous.find(':') == std::string::npos || rendezvous.size() > 256) {
     return Status::InvalidArgument("rendezvous_address: '" + rendezvous + "' is not host:port");
   }
   std::lock_guard<std::mutex> lock(mu_);
@@ -331,7 +332,7 @@ Status Coordinator::Register(const std::string& name, const std::string& rendezv
     workers_.erase(it);
     break;
   }
-  *id = "w" + std::to_string(next_worker_++);
+  *id = "w-" + RandomHex(16);
   Worker& w = workers_[*id];
   w.name = name;
   w.rendezvous = rendezvous;

@@ -44,7 +44,7 @@ struct CoordinatorOptions {
   uint32_t keep_last_checkpoints = 2;
   uint32_t max_failures = 3;  // consecutive attempts without a committed checkpoint
   int train_chunks_per_epoch = 4;
-  ConnectionOptions shard_tls;            // TLS towards the shard servers (address unused)
+  ConnectionOptions shard_connection;  // TLS and token towards the shard servers (address unused)
   CoordinatorMetrics* metrics = nullptr;  // required
 };
 
@@ -155,7 +155,6 @@ class Coordinator {
     int watchers = 0;
   };
   std::map<std::string, Watched> watched_;
-  uint64_t next_worker_ = 1;
   uint64_t next_task_ = 1;
   bool stopping_ = false;
   std::thread control_;

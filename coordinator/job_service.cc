@@ -8,24 +8,6 @@ namespace mw {
 
 namespace v1 = millionway::v1;
 
-grpc::Status JobServiceImpl::Authorize(grpc::ServerContext* context) const {
-  if (token_.empty()) return grpc::Status::OK;
-  const auto& metadata = context->client_metadata();
-  const auto it = metadata.find("authorization");
-  if (it == metadata.end()) {
-    return {grpc::StatusCode::UNAUTHENTICATED, "missing authorization: Bearer <token>"};
-  }
-  const std::string given(it->second.data(), it->second.size());
-  // Compared in constant time, so the token does not leak through timing.
-  const std::string expected = "Bearer " + token_;
-  unsigned char diff = given.size() == expected.size() ? 0 : 1;
-  for (size_t i = 0; i < expected.size(); ++i) {
-    diff |= static_cast<unsigned char>(expected[i] ^ (i < given.size() ? given[i] : 0));
-  }
-  if (diff != 0) return {grpc::StatusCode::UNAUTHENTICATED, "wrong token"};
-  return grpc::Status::OK;
-}
-
 void JobServiceImpl::Fill(const JobRecord& r, v1::Job* job) {
   job->set_id(r.id);
   job->set_name(r.name);
@@ -58,7 +40,7 @@ void JobServiceImpl::Fill(const JobRecord& r, v1::Job* job) {
 grpc::Status JobServiceImpl::Submit(grpc::ServerContext* context,
                                     const v1::SubmitJobRequest* request,
                                     v1::SubmitJobResponse* response) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   JobRecord job;
   const Status s =
       coordinator_->Submit(request->name(), request->spec_json(), request->world_size(),
@@ -70,7 +52,7 @@ grpc::Status JobServiceImpl::Submit(grpc::ServerContext* context,
 
 grpc::Status JobServiceImpl::Get(grpc::ServerContext* context, const v1::GetJobRequest* request,
                                  v1::Job* response) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   JobRecord job;
   const Status s = coordinator_->Get(request->id(), &job);
   if (!s.ok()) return ToGrpc(s);
@@ -80,11 +62,13 @@ grpc::Status JobServiceImpl::Get(grpc::ServerContext* context, const v1::GetJobR
 
 grpc::Status JobServiceImpl::List(grpc::ServerContext* context, const v1::ListJobsRequest* request,
                                   v1::ListJobsResponse* response) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
-  const int limit = request->page_size() == 0 ? 50 : static_cast<int>(request->page_size());
-  if (limit > 1000) {
-    return {grpc::StatusCode::INVALID_ARGUMENT, "page_size: must be <= 1000"};
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
+  // Compared before any narrowing: a page_size of 2^32-1 must not wrap into "no limit".
+  if (request->page_size() > kMaxPageSize) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "page_size: must be <= " + std::to_string(kMaxPageSize)};
   }
+  const int limit = request->page_size() == 0 ? 50 : static_cast<int>(request->page_size());
   int64_t before = 0;
   if (!request->page_token().empty()) {
     try {
@@ -107,7 +91,7 @@ grpc::Status JobServiceImpl::List(grpc::ServerContext* context, const v1::ListJo
 
 grpc::Status JobServiceImpl::Cancel(grpc::ServerContext* context,
                                     const v1::CancelJobRequest* request, v1::Job* response) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   JobRecord job;
   const Status s = coordinator_->Cancel(request->id(), &job);
   if (!s.ok()) return ToGrpc(s);
@@ -117,7 +101,7 @@ grpc::Status JobServiceImpl::Cancel(grpc::ServerContext* context,
 
 grpc::Status JobServiceImpl::Scale(grpc::ServerContext* context, const v1::ScaleJobRequest* request,
                                    v1::Job* response) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   JobRecord job;
   const Status s =
       coordinator_->Scale(request->id(), request->world_size(), request->min_world_size(), &job);
@@ -128,7 +112,7 @@ grpc::Status JobServiceImpl::Scale(grpc::ServerContext* context, const v1::Scale
 
 grpc::Status JobServiceImpl::Watch(grpc::ServerContext* context, const v1::WatchJobRequest* request,
                                    grpc::ServerWriter<v1::Job>* writer) {
-  if (auto auth = Authorize(context); !auth.ok()) return auth;
+  if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   uint64_t version = 0;
   while (!context->IsCancelled()) {
     JobRecord job;

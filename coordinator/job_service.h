@@ -1,10 +1,11 @@
 // JobServiceImpl: the user-facing API (proto/millionway/v1/job.proto) over the Coordinator.
-// When a token is configured, every call must carry "authorization: Bearer <token>"
-// metadata; a missing or wrong token is UNAUTHENTICATED and nothing is done.
+// Every call is the user role's (see common/rpc/authorization.h): a caller that proves no role
+// gets UNAUTHENTICATED, one that proves another role PERMISSION_DENIED, and nothing is done.
 #pragma once
 
 #include <string>
 
+#include "common/rpc/authorization.h"
 #include "coordinator/coordinator.h"
 #include "millionway/v1/job.grpc.pb.h"
 
@@ -12,8 +13,10 @@ namespace mw {
 
 class JobServiceImpl final : public millionway::v1::JobService::Service {
  public:
-  JobServiceImpl(Coordinator* coordinator, std::string token)
-      : coordinator_(coordinator), token_(std::move(token)) {}
+  static constexpr uint32_t kMaxPageSize = 1000;
+
+  JobServiceImpl(Coordinator* coordinator, const Authorizer& auth)
+      : coordinator_(coordinator), auth_(auth) {}
 
   grpc::Status Submit(grpc::ServerContext* context, const millionway::v1::SubmitJobRequest* request,
                       millionway::v1::SubmitJobResponse* response) override;
@@ -29,11 +32,10 @@ class JobServiceImpl final : public millionway::v1::JobService::Service {
                      grpc::ServerWriter<millionway::v1::Job>* writer) override;
 
  private:
-  grpc::Status Authorize(grpc::ServerContext* context) const;
   void Fill(const JobRecord& record, millionway::v1::Job* job);
 
   Coordinator* coordinator_;
-  std::string token_;
+  const Authorizer& auth_;
 };
 
 }  // namespace mw

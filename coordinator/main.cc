@@ -5,6 +5,7 @@
 // coordinator starts again on the same database).
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <sstream>
 
 #include "common/log.h"
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   mw::ServerOptions server;
   mw::ObservabilityOptions observability;
   mw::CoordinatorOptions options;
-  std::string shard_servers, token_file;
+  std::string shard_servers;
   int heartbeat_ms = 500, heartbeat_timeout_ms = 5000;
   CLI::App app{"millionway coordinator"};
   mw::AddServerFlags(app, &server);
@@ -37,9 +38,7 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms,
                  "silence after which a worker counts as lost")
       ->envname("MW_HEARTBEAT_TIMEOUT_MS");
-  app.add_option("--token-file", token_file, "bearer token JobService callers must present")
-      ->envname("MW_TOKEN_FILE");
-  app.add_option("--tls-ca", options.shard_tls.tls_ca,
+  app.add_option("--tls-ca", options.shard_connection.tls_ca,
                  "PEM CA of the shard servers (the coordinator presents --tls-cert to them)")
       ->envname("MW_TLS_CA");
   CLI11_PARSE(app, argc, argv);
@@ -57,18 +56,21 @@ int main(int argc, char** argv) {
   for (std::string address; std::getline(list, address, ',');) {
     if (!address.empty()) options.shard_servers.push_back(address);
   }
-  options.shard_tls.tls_cert = options.shard_tls.tls_ca.empty() ? "" : server.tls.cert;
-  options.shard_tls.tls_key = options.shard_tls.tls_ca.empty() ? "" : server.tls.key;
+  options.shard_connection.tls_cert =
+      options.shard_connection.tls_ca.empty() ? "" : server.tls.cert;
+  options.shard_connection.tls_key = options.shard_connection.tls_ca.empty() ? "" : server.tls.key;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
-  std::string token;
-  if (!token_file.empty()) {
-    const mw::Status read = mw::ReadPem(token_file, &token);
-    if (!read.ok()) {
-      mw::Log(mw::LogLevel::kError, read.ToString());
-      return 2;
-    }
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  mw::Authorizer auth;
+  s = mw::MakeAuthorizer(server, &auth);
+  if (s.ok() && !server.auth.token_dir.empty()) {
+    // What the coordinator presents to the shard servers, when tokens carry roles.
+    const std::string own = server.auth.token_dir + "/coordinator.token";
+    if (std::ifstream(own).good()) s = mw::ReadTokenFile(own, &options.shard_connection.token);
+  }
+  if (!s.ok()) {
+    mw::Log(mw::LogLevel::kError, s.ToString());
+    return 2;
   }
   std::unique_ptr<mw::Coordinator> coordinator;
   s = mw::Coordinator::Create(options, &coordinator);
@@ -80,8 +82,8 @@ int main(int argc, char** argv) {
   // Scrapes read the coordinator: the metrics endpoint must stop before it is destroyed (the
   // registry itself outlives it, as the coordinator's counters live there).
   const std::shared_ptr<void> stop_metrics_first(nullptr, [&](void*) { metrics->Stop(); });
-  mw::JobServiceImpl jobs(coordinator.get(), token);
-  mw::WorkerServiceImpl workers(coordinator.get(), options.heartbeat_interval);
+  mw::JobServiceImpl jobs(coordinator.get(), auth);
+  mw::WorkerServiceImpl workers(coordinator.get(), options.heartbeat_interval, auth);
   std::unique_ptr<grpc::Server> grpc_server;
   int port = 0;
   s = mw::StartServer(server, {&jobs, &workers}, &grpc_server, &port);
@@ -94,7 +96,7 @@ int main(int argc, char** argv) {
            {"database", options.database},
            {"shard_servers", std::to_string(options.shard_servers.size())},
            {"tls", server.tls.cert.empty() ? "off" : "on"},
-           {"token", token.empty() ? "off" : "on"}});
+           {"auth", auth.Describe()}});
   const std::string signal = mw::ServeUntilSignal(grpc_server.get(), server);
   mw::Log(mw::LogLevel::kInfo, signal + ", stopped");
   return 0;

@@ -8,8 +8,10 @@ namespace mw {
 
 namespace v1 = millionway::v1;
 
-grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::RegisterRequest* request,
+grpc::Status WorkerServiceImpl::Register(grpc::ServerContext* context,
+                                         const v1::RegisterRequest* request,
                                          v1::RegisterResponse* response) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
   std::string id;
   const Status s = coordinator_->Register(request->name(), request->rendezvous_address(), &id);
   if (!s.ok()) return ToGrpc(s);
@@ -18,8 +20,10 @@ grpc::Status WorkerServiceImpl::Register(grpc::ServerContext*, const v1::Registe
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest* request,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
+                                          const v1::HeartbeatRequest* request,
                                           v1::HeartbeatResponse* response) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
   response->set_known(coordinator_->Heartbeat(request->worker_id(), request->leaving()));
   return grpc::Status::OK;
 }
@@ -27,6 +31,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*, const v1::Heartb
 grpc::Status WorkerServiceImpl::Tasks(grpc::ServerContext* context,
                                       const v1::TaskStreamRequest* request,
                                       grpc::ServerWriter<v1::Task>* writer) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
   while (!context->IsCancelled()) {
     v1::Task task;
     const Status s =
@@ -40,8 +45,17 @@ grpc::Status WorkerServiceImpl::Tasks(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status WorkerServiceImpl::Report(grpc::ServerContext*, const v1::TaskReport* request,
+grpc::Status WorkerServiceImpl::Report(grpc::ServerContext* context, const v1::TaskReport* request,
                                        v1::ReportResponse*) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
+  if (request->pieces_size() > kMaxPiecesPerReport) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "pieces: at most " + std::to_string(kMaxPiecesPerReport) + " per report"};
+  }
+  if (request->error().size() > kMaxErrorBytes) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "error: at most " + std::to_string(kMaxErrorBytes) + " bytes"};
+  }
   return ToGrpc(coordinator_->Report(*request));
 }
 

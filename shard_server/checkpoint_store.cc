@@ -4,6 +4,10 @@
 #include <cinttypes>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <tuple>
+
+#include <xxhash.h>
 
 #include "common/names.h"
 
@@ -43,6 +47,49 @@ Status RemoveCheckpointDir(const std::string& dir) {
   fs::remove_all(dir, error);
   if (error) return Status::Internal(dir + ": " + error.message());
   return Status::Ok();
+}
+
+// Size, XXH3-64 and per-block checksums of a file as it is on disk, read one block at a time:
+// pieces are gigabytes at 14.2M classes, so none is ever held whole in memory.
+struct FileDigest {
+  uint64_t bytes = 0;
+  uint64_t checksum = 0;
+  std::vector<uint64_t> blocks;
+};
+
+Status DigestFile(const std::string& path, FileDigest* out) {
+  std::error_code error;
+  const uint64_t size = fs::file_size(path, error);
+  if (error) return Status::NotFound(path + ": " + error.message());
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
+                                                                 &XXH3_freeState);
+  XXH3_64bits_reset(state.get());
+  out->bytes = size;
+  out->blocks.clear();
+  std::string block;
+  for (uint64_t offset = 0; offset < size; offset += kManifestBlockBytes) {
+    const uint64_t n = std::min<uint64_t>(kManifestBlockBytes, size - offset);
+    MW_RETURN_IF_ERROR(ReadFileRange(path, offset, n, &block));
+    XXH3_64bits_update(state.get(), block.data(), block.size());
+    out->blocks.push_back(Checksum(block.data(), block.size()));
+  }
+  out->checksum = XXH3_64bits_digest(state.get());
+  return Status::Ok();
+}
+
+// What makes two commits of one checkpoint the same commit: the same pieces, byte for byte.
+bool SamePieces(const std::vector<PieceRecord>& a, const std::vector<PieceRecord>& b) {
+  const auto key = [](const PieceRecord& p) {
+    return std::make_tuple(p.tensor, p.rows, p.row_begin, p.row_end, p.row_bytes, p.total_rows,
+                           p.bytes, p.checksum);
+  };
+  if (a.size() != b.size()) return false;
+  std::vector<decltype(key(a[0]))> ka, kb;
+  for (const auto& p : a) ka.push_back(key(p));
+  for (const auto& p : b) kb.push_back(key(p));
+  std::sort(ka.begin(), ka.end());
+  std::sort(kb.begin(), kb.end());
+  return ka == kb;
 }
 
 }  // namespace
@@ -90,9 +137,9 @@ Status CheckpointStore::PieceWriter::Finish(PieceRecord* out) {
   MW_RETURN_IF_ERROR(record_.Validate());
   MW_RETURN_IF_ERROR(file_.SyncAndClose());
   // The whole-piece checksum, from the file as it is on disk.
-  std::string contents;
-  MW_RETURN_IF_ERROR(ReadFile(path_, &contents));
-  record_.checksum = Checksum(contents.data(), contents.size());
+  FileDigest digest;
+  MW_RETURN_IF_ERROR(DigestFile(path_, &digest));
+  record_.checksum = digest.checksum;
   finished_ = true;
   *out = record_;
   return Status::Ok();
@@ -135,6 +182,19 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
   const std::string dir = CheckpointDir(job_id, checkpoint);
   std::lock_guard<std::mutex> lock(commit_mutex_);
+  std::error_code exists_error;
+  if (fs::exists(dir + "/" + kManifestName, exists_error)) {
+    // A commit repeated (its answer was lost, or a coordinator recovering does it again) is
+    // the same commit when it names the same pieces; anything else would change history.
+    Manifest committed;
+    MW_RETURN_IF_ERROR(LoadManifest(job_id, checkpoint, &committed));
+    if (!SamePieces(committed.pieces, expected)) {
+      return Status::AlreadyExists("job " + job_id + " checkpoint " + std::to_string(checkpoint) +
+                                   " is committed with other pieces");
+    }
+    *out = committed;
+    return Status::Ok();
+  }
   Manifest manifest;
   manifest.job_id = job_id;
   manifest.checkpoint = checkpoint;
@@ -142,25 +202,19 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
     MW_RETURN_IF_ERROR(want.Validate());
     PieceRecord piece = want;
     piece.file = PieceFileName(want);
-    const std::string path = dir + "/" + piece.file;
-    std::string contents;
-    const Status read = ReadFile(path, &contents);
+    FileDigest digest;
+    const Status read = DigestFile(dir + "/" + piece.file, &digest);
     if (!read.ok()) {
       return Status::FailedPrecondition("checkpoint " + std::to_string(checkpoint) + ": piece " +
                                         piece.file + " was not written: " + read.message());
     }
-    if (contents.size() != want.bytes ||
-        Checksum(contents.data(), contents.size()) != want.checksum) {
+    if (digest.bytes != want.bytes || digest.checksum != want.checksum) {
       return Status::DataLoss("checkpoint " + std::to_string(checkpoint) + ": piece " + piece.file +
-                              " on disk (" + std::to_string(contents.size()) +
+                              " on disk (" + std::to_string(digest.bytes) +
                               " bytes) is not the piece written (" + std::to_string(want.bytes) +
                               " bytes)");
     }
-    piece.block_checksums.clear();
-    for (uint64_t offset = 0; offset < contents.size(); offset += kManifestBlockBytes) {
-      const uint64_t n = std::min<uint64_t>(kManifestBlockBytes, contents.size() - offset);
-      piece.block_checksums.push_back(Checksum(contents.data() + offset, n));
-    }
+    piece.block_checksums = std::move(digest.blocks);
     manifest.pieces.push_back(std::move(piece));
   }
   MW_RETURN_IF_ERROR(SyncDirectory(dir));

@@ -32,8 +32,14 @@ int main(int argc, char** argv) {
     mw::Log(mw::LogLevel::kError, s.ToString());
     return 2;
   }
+  mw::Authorizer auth;
+  s = mw::MakeAuthorizer(options, &auth);
+  if (!s.ok()) {
+    mw::Log(mw::LogLevel::kError, s.ToString());
+    return 2;
+  }
   mw::ShardMetrics shard_metrics(*metrics);
-  mw::ShardServiceImpl service(store.get(), &shard_metrics);
+  mw::ShardServiceImpl service(store.get(), &shard_metrics, auth);
   options.metrics = metrics.get();
   std::unique_ptr<grpc::Server> server;
   int port = 0;
@@ -43,7 +49,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   mw::Log(mw::LogLevel::kInfo, "serving " + data_dir + " on port " + std::to_string(port),
-          {{"port", std::to_string(port)}, {"tls", options.tls.cert.empty() ? "off" : "on"}});
+          {{"port", std::to_string(port)},
+           {"tls", options.tls.cert.empty() ? "off" : "on"},
+           {"auth", auth.Describe()}});
   const std::string signal = mw::ServeUntilSignal(server.get(), options);
   mw::Log(mw::LogLevel::kInfo, signal + ", stopped");
   return 0;

@@ -2,12 +2,28 @@
 
 #include <grpcpp/client_context.h>
 
+#include <chrono>
+
 #include "common/rpc/grpc_status.h"
-#include "shard_server/shard_service.h"
+#include "shard_server/piece_proto.h"
 
 namespace mw {
 
 namespace v1 = millionway::v1;
+
+namespace {
+
+// Every call has a deadline, so a hung shard server (SIGSTOP, a dead node whose connection
+// never resets) fails the call instead of blocking its caller. Calls that move bytes get time
+// in proportion, at a rate any disk and network in service beat by far.
+void SetDeadline(grpc::ClientContext* context, uint64_t bytes = 0) {
+  constexpr uint64_t kFloorSeconds = 30;
+  constexpr uint64_t kBytesPerSecond = 4u << 20;
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(kFloorSeconds + bytes / kBytesPerSecond));
+}
+
+}  // namespace
 
 ShardClient::ShardClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::ShardService::NewStub(channel)) {}
@@ -16,6 +32,7 @@ Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
                                const PieceRecord& header, const void* data, size_t bytes,
                                PieceRecord* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, bytes);
   v1::WritePieceResponse response;
   auto writer = stub_->WritePiece(&context, &response);
   const char* p = static_cast<const char*>(data);
@@ -45,6 +62,9 @@ Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
 Status ShardClient::Commit(const std::string& job_id, uint64_t checkpoint,
                            const std::vector<PieceRecord>& pieces, uint32_t keep_last) {
   grpc::ClientContext context;
+  uint64_t bytes = 0;  // the server reads every piece back to verify it
+  for (const auto& p : pieces) bytes += p.bytes;
+  SetDeadline(&context, bytes);
   v1::CommitRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);
@@ -58,6 +78,7 @@ Status ShardClient::ReadRows(const std::string& job_id, uint64_t checkpoint,
                              const std::string& tensor, uint64_t row_begin, uint64_t row_end,
                              std::string* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, (row_end - row_begin) * kDeadlineRowBytes);
   v1::ReadRowsRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);
@@ -74,6 +95,7 @@ Status ShardClient::ReadRows(const std::string& job_id, uint64_t checkpoint,
 Status ShardClient::ReadBlob(const std::string& job_id, uint64_t checkpoint,
                              const std::string& tensor, std::string* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, kDeadlineBlobBytes);
   v1::ReadBlobRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);
@@ -87,6 +109,7 @@ Status ShardClient::ReadBlob(const std::string& job_id, uint64_t checkpoint,
 
 Status ShardClient::List(const std::string& job_id, std::vector<uint64_t>* out) {
   grpc::ClientContext context;
+  SetDeadline(&context);
   v1::ListCheckpointsRequest request;
   request.set_job_id(job_id);
   v1::ListCheckpointsResponse response;
@@ -98,6 +121,7 @@ Status ShardClient::List(const std::string& job_id, std::vector<uint64_t>* out) 
 
 Status ShardClient::Delete(const std::string& job_id, uint64_t checkpoint) {
   grpc::ClientContext context;
+  SetDeadline(&context);
   v1::DeleteCheckpointRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);

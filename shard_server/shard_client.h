@@ -1,5 +1,6 @@
 // ShardClient: one shard server, from the side that writes and reads checkpoints (workers,
-// the coordinator, tests). Streams are cut into messages of at most kChunkBytes.
+// the coordinator, tests). Streams are cut into messages of at most kChunkBytes. Every call has
+// a deadline (30 s, plus time in proportion to the bytes it moves).
 #pragma once
 
 #include <grpcpp/channel.h>
@@ -18,6 +19,10 @@ namespace mw {
 class ShardClient {
  public:
   static constexpr size_t kChunkBytes = 1u << 20;
+  // Reads do not know their size up front: the deadline assumes rows of at most 4 KiB
+  // (d = 512 floats and their momentum) and blobs (a backbone) of at most 4 GiB.
+  static constexpr uint64_t kDeadlineRowBytes = 4096;
+  static constexpr uint64_t kDeadlineBlobBytes = uint64_t{4} << 30;
 
   explicit ShardClient(std::shared_ptr<grpc::Channel> channel);
 

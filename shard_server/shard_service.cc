@@ -3,40 +3,16 @@
 #include <chrono>
 
 #include "common/rpc/grpc_status.h"
+#include "shard_server/piece_proto.h"
 
 namespace mw {
 
 namespace v1 = millionway::v1;
 
-PieceRecord RecordOf(const v1::PieceHeader& header) {
-  PieceRecord r;
-  r.tensor = header.tensor();
-  r.rows = header.kind() == v1::PieceHeader::ROWS;
-  r.row_begin = header.row_begin();
-  r.row_end = header.row_end();
-  r.row_bytes = header.row_bytes();
-  r.total_rows = header.total_rows();
-  return r;
-}
-
-void FillHeader(const PieceRecord& record, v1::PieceHeader* header) {
-  header->set_tensor(record.tensor);
-  header->set_kind(record.rows ? v1::PieceHeader::ROWS : v1::PieceHeader::BLOB);
-  header->set_row_begin(record.row_begin);
-  header->set_row_end(record.row_end);
-  header->set_row_bytes(record.row_bytes);
-  header->set_total_rows(record.total_rows);
-}
-
-void FillInfo(const PieceRecord& record, v1::PieceInfo* info) {
-  FillHeader(record, info->mutable_header());
-  info->set_bytes(record.bytes);
-  info->set_checksum(record.checksum);
-}
-
-grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext* context,
                                           grpc::ServerReader<v1::WritePieceRequest>* reader,
                                           v1::WritePieceResponse* response) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
   v1::WritePieceRequest message;
   if (!reader->Read(&message)) {
     return {grpc::StatusCode::INVALID_ARGUMENT, "WritePiece: empty stream, no header"};
@@ -70,8 +46,14 @@ grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ShardServiceImpl::Commit(grpc::ServerContext*, const v1::CommitRequest* request,
+grpc::Status ShardServiceImpl::Commit(grpc::ServerContext* context,
+                                      const v1::CommitRequest* request,
                                       v1::CommitResponse* response) {
+  if (auto auth = auth_.Check(*context, {Role::kCoordinator}); !auth.ok()) return auth;
+  if (request->pieces_size() > kMaxPiecesPerCheckpoint) {
+    return {grpc::StatusCode::INVALID_ARGUMENT,
+            "pieces: at most " + std::to_string(kMaxPiecesPerCheckpoint) + " per checkpoint"};
+  }
   std::vector<PieceRecord> pieces;
   for (const auto& info : request->pieces()) {
     PieceRecord r = RecordOf(info.header());
@@ -97,6 +79,9 @@ grpc::Status ShardServiceImpl::Commit(grpc::ServerContext*, const v1::CommitRequ
 grpc::Status ShardServiceImpl::ReadRows(grpc::ServerContext* context,
                                         const v1::ReadRowsRequest* request,
                                         grpc::ServerWriter<v1::ReadRowsResponse>* writer) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker, Role::kCoordinator, Role::kUser});
+      !auth.ok())
+    return auth;
   if (request->row_begin() >= request->row_end()) {
     return {grpc::StatusCode::INVALID_ARGUMENT,
             "row_begin: " + std::to_string(request->row_begin()) + " must be < row_end " +
@@ -120,6 +105,9 @@ grpc::Status ShardServiceImpl::ReadRows(grpc::ServerContext* context,
 grpc::Status ShardServiceImpl::ReadBlob(grpc::ServerContext* context,
                                         const v1::ReadBlobRequest* request,
                                         grpc::ServerWriter<v1::ReadBlobResponse>* writer) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker, Role::kCoordinator, Role::kUser});
+      !auth.ok())
+    return auth;
   return ToGrpc(store_->ReadBlob(request->job_id(), request->checkpoint(), request->tensor(),
                                  [&](uint64_t, const char* data, size_t bytes) {
                                    if (context->IsCancelled())
@@ -133,9 +121,12 @@ grpc::Status ShardServiceImpl::ReadBlob(grpc::ServerContext* context,
                                  }));
 }
 
-grpc::Status ShardServiceImpl::ListCheckpoints(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::ListCheckpoints(grpc::ServerContext* context,
                                                const v1::ListCheckpointsRequest* request,
                                                v1::ListCheckpointsResponse* response) {
+  if (auto auth = auth_.Check(*context, {Role::kWorker, Role::kCoordinator, Role::kUser});
+      !auth.ok())
+    return auth;
   std::vector<Manifest> manifests;
   const Status s = store_->List(request->job_id(), &manifests);
   if (!s.ok()) return ToGrpc(s);
@@ -147,9 +138,10 @@ grpc::Status ShardServiceImpl::ListCheckpoints(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ShardServiceImpl::DeleteCheckpoint(grpc::ServerContext*,
+grpc::Status ShardServiceImpl::DeleteCheckpoint(grpc::ServerContext* context,
                                                 const v1::DeleteCheckpointRequest* request,
                                                 v1::DeleteCheckpointResponse*) {
+  if (auto auth = auth_.Check(*context, {Role::kCoordinator}); !auth.ok()) return auth;
   return ToGrpc(store_->Delete(request->job_id(), request->checkpoint()));
 }
 

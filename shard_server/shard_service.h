@@ -2,10 +2,13 @@
 // Requests are checked before anything touches the disk: names against the allowed
 // alphabet, row ranges against their sizes, stream messages against the size limit; a bad
 // request gets INVALID_ARGUMENT naming the field, and a stream cut short leaves no piece.
+// Callers are authorized by role: workers write pieces, the coordinator commits and deletes,
+// and anyone with a role may read (users export trained models).
 #pragma once
 
 #include <cstdint>
 
+#include "common/rpc/authorization.h"
 #include "millionway/v1/shard.grpc.pb.h"
 #include "shard_server/checkpoint_store.h"
 #include "shard_server/shard_metrics.h"
@@ -17,8 +20,11 @@ class ShardServiceImpl final : public millionway::v1::ShardService::Service {
   // Largest data field accepted in one WritePiece message.
   static constexpr size_t kMaxChunkBytes = 4u << 20;
 
-  ShardServiceImpl(CheckpointStore* store, ShardMetrics* metrics)
-      : store_(store), metrics_(metrics) {}
+  // A checkpoint is a few pieces per tensor per rank; W = 4096 ranks stay well inside.
+  static constexpr int kMaxPiecesPerCheckpoint = 65536;
+
+  ShardServiceImpl(CheckpointStore* store, ShardMetrics* metrics, const Authorizer& auth)
+      : store_(store), metrics_(metrics), auth_(auth) {}
 
   grpc::Status WritePiece(grpc::ServerContext* context,
                           grpc::ServerReader<millionway::v1::WritePieceRequest>* reader,
@@ -41,11 +47,7 @@ class ShardServiceImpl final : public millionway::v1::ShardService::Service {
  private:
   CheckpointStore* store_;
   ShardMetrics* metrics_;
+  const Authorizer& auth_;
 };
-
-// The proto header <-> the store's record (bytes and checksums aside).
-PieceRecord RecordOf(const millionway::v1::PieceHeader& header);
-void FillHeader(const PieceRecord& record, millionway::v1::PieceHeader* header);
-void FillInfo(const PieceRecord& record, millionway::v1::PieceInfo* info);
 
 }  // namespace mw

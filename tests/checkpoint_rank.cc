@@ -11,7 +11,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "shard_server/shard_service.h"
+#include "shard_server/piece_proto.h"
 #include "tests/support/check.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
 #include "worker/comm/gloo_communicator.h"

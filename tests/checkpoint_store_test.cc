@@ -120,6 +120,25 @@ TEST_F(Store, CommitRefusesMissingOrDifferentPieces) {
   EXPECT_TRUE(listed.empty());
 }
 
+TEST_F(Store, ARepeatedCommitOfTheSamePiecesSucceedsAndOtherPiecesAreRefused) {
+  const std::vector<PieceRecord> pieces = {Write(3, "w", 0, 2000), WriteBlob(3, "backbone", "b")};
+  Manifest first, second;
+  ASSERT_TRUE(store_->Commit("job-1", 3, pieces, 0, &first).ok());
+  // The same commit again, pieces in another order: the answer of a lost first reply.
+  ASSERT_TRUE(store_->Commit("job-1", 3, {pieces[1], pieces[0]}, 0, &second).ok());
+  EXPECT_EQ(SerializeManifest(first), SerializeManifest(second));
+  EXPECT_EQ(second.pieces[0].block_checksums.size(), 2u);  // 1.2 MB in 1 MiB blocks
+  EXPECT_EQ(store_->Commit("job-1", 3, {pieces[0]}, 0, &second).code(),
+            Status::Code::kAlreadyExists);
+  PieceRecord altered = pieces[0];
+  altered.checksum ^= 1;
+  EXPECT_EQ(store_->Commit("job-1", 3, {altered, pieces[1]}, 0, &second).code(),
+            Status::Code::kAlreadyExists);
+  std::string out;
+  ASSERT_TRUE(Read(3, 0, 2000, &out).ok());
+  EXPECT_EQ(out, Rows(0, 2000, 600));
+}
+
 TEST_F(Store, CorruptionIsReportedNotServed) {
   const PieceRecord piece = Write(3, "w", 0, 4000);  // 2.4 MB: three blocks
   Manifest manifest;

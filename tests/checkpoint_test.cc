@@ -8,8 +8,8 @@
 #include <fstream>
 
 #include "common/process_group.h"
+#include "shard_server/piece_proto.h"
 #include "shard_server/shard_client.h"
-#include "shard_server/shard_service.h"
 #include "tests/support/server_process.h"
 
 namespace mw {
@@ -24,8 +24,10 @@ TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
   std::string addresses;
   for (int s = 0; s < 3; ++s) {
     const fs::path data = dir / ("shards" + std::to_string(s));
-    ASSERT_TRUE(
-        servers[s].Start(HelperPath("../bin/mw_shard_server"), {"--data-dir", data.string()}).ok());
+    ASSERT_TRUE(servers[s]
+                    .Start(HelperPath("../bin/mw_shard_server"),
+                           {"--data-dir", data.string(), "--allow-unauthenticated"})
+                    .ok());
     addresses += (s ? "," : "") + servers[s].address();
   }
   const std::map<std::string, std::string> env = {{"MW_DIR", dir.string()},

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -39,14 +40,43 @@ TEST(JobSpec, EmptySpecTakesThePapersDefaults) {
   EXPECT_DOUBLE_EQ(spec.trainer.classifier_lr, 0.48);
 }
 
+TEST(JobSpec, EveryNumberIsBoundedAndFieldsFollowTheDataset) {
+  ExpectInvalid(R"({"dim": 1000000})", "dim: 1000000 must be in [1, 4096]");
+  ExpectInvalid(R"({"hidden_dim": 9223372036854775807})", "hidden_dim");
+  ExpectInvalid(R"({"local_batch": 18446744073709551615})",
+                "local_batch: 18446744073709551615 must be in [1, 65536]");
+  ExpectInvalid(R"({"epochs": 1000001})", "epochs");
+  ExpectInvalid(R"({"top_k": 100000})", "top_k");
+  ExpectInvalid(R"({"image_size": 100000})", "image_size");
+  ExpectInvalid(R"({"loader_threads": 100000})", "loader_threads");
+  ExpectInvalid(R"({"dataset": "synthetic", "synthetic_size": 4294967296})", "synthetic_size");
+  ExpectInvalid(R"({"lr": 1e300})", "lr: must be in (0, 1000]");
+  ExpectInvalid(R"({"weight_decay": -1})", "weight_decay");
+  ExpectInvalid(R"({"synthetic_size": 10})", "synthetic_size: applies to dataset synthetic only");
+  ExpectInvalid(R"({"dataset": "synthetic", "train_dir": "/data"})",
+                "train_dir: applies to dataset image-folder only");
+  ExpectInvalid(R"({"fine_tune_fractions": [0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1,
+                  0.1,0.1,0.1,0.1,0.1]})",
+                "fine_tune_fractions");
+  ExpectInvalid("{\"train_subset\": 1, \"backbone\": \"" + std::string(5000, 'x') + "\"}",
+                "backbone: longer than 4096 bytes");
+  JobSpec spec;  // the largest of each still parses
+  ASSERT_TRUE(ParseJobSpec(R"({"dataset": "synthetic", "synthetic_size": 14200000, "dim": 4096,
+      "local_batch": 65536, "epochs": 100000, "top_k": 4096})",
+                           "spec.json", &spec)
+                  .ok());
+  spec.ResolveLearningRates(4096);
+  EXPECT_TRUE(std::isfinite(spec.trainer.lr));
+}
+
 TEST(JobSpec, EachInvalidFieldIsNamed) {
-  ExpectInvalid(R"({"epochs": 0})", "epochs: 0 must be >= 1");
+  ExpectInvalid(R"({"epochs": 0})", "epochs: 0 must be in [1, 100000]");
   ExpectInvalid(R"({"epochs": "two"})", "epochs: must be an integer");
   ExpectInvalid(R"({"smoothing": 1.5})", "smoothing = 1.5");
   ExpectInvalid(R"({"temperature": 0})", "temperature = 0");
   ExpectInvalid(R"({"backbone": "vgg"})", "backbone: 'vgg'");
   ExpectInvalid(R"({"dataset": "cifar"})", "dataset: 'cifar'");
-  ExpectInvalid(R"({"lr": -1})", "lr: must be > 0");
+  ExpectInvalid(R"({"lr": -1})", "lr: must be in (0, 1000]");
   ExpectInvalid(R"({"warmup_epochs": 3, "epochs": 2})", "warmup_epochs: 3 must be <= epochs");
   ExpectInvalid(R"({"colour": 1})", "colour: is not a job spec field");
   ExpectInvalid("{\n  \"epochs\": 2,\n  \"lr\" 0.1\n}", "spec.json:3:");
@@ -60,7 +90,7 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"augmentation": {"mean": [0.5], "std": []}})",
                 "augmentation: std: must be a list");
   ExpectInvalid(R"({"fine_tune_fractions": [0.01, 2]})", "fine_tune_fractions: every entry");
-  ExpectInvalid(R"({"loader_threads": 0})", "loader_threads: 0 must be >= 1");
+  ExpectInvalid(R"({"loader_threads": 0})", "loader_threads: 0 must be in [1, 256]");
   ExpectInvalid(R"({"evaluate_every_epoch": 1})", "evaluate_every_epoch: must be true or false");
 }
 

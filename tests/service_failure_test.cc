@@ -52,9 +52,8 @@ class ServiceFailure : public ::testing::Test {
     v1::Job job;
     for (int i = 0; i < 3000; ++i) {
       std::unique_ptr<JobClient> client;
-      ConnectionOptions connection;
-      connection.address = cluster_->coordinator_address();
-      if (JobClient::Connect(connection, &client).ok() && client->Get(id, &job).ok() && done(job)) {
+      if (JobClient::Connect(cluster_->UserConnection(), &client).ok() &&
+          client->Get(id, &job).ok() && done(job)) {
         return job;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -64,9 +63,7 @@ class ServiceFailure : public ::testing::Test {
   }
   std::unique_ptr<JobClient> Client() {
     std::unique_ptr<JobClient> client;
-    ConnectionOptions connection;
-    connection.address = cluster_->coordinator_address();
-    EXPECT_TRUE(JobClient::Connect(connection, &client).ok());
+    EXPECT_TRUE(JobClient::Connect(cluster_->UserConnection(), &client).ok());
     return client;
   }
   std::string Submit(const char* spec = kSpec, uint32_t min_world_size = 0) {
@@ -90,7 +87,7 @@ class ServiceFailure : public ::testing::Test {
     const auto& addresses = cluster_->shard_addresses();
     const RowPartition ranges(num_rows, static_cast<int>(addresses.size()));
     for (size_t s = 0; s < addresses.size(); ++s) {
-      ConnectionOptions connection;
+      ConnectionOptions connection = cluster_->UserConnection();
       connection.address = addresses[s];
       std::shared_ptr<grpc::Channel> channel;
       EXPECT_TRUE(OpenChannel(connection, &channel).ok());

@@ -13,6 +13,7 @@
 
 #include "common/process_group.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "shard_server/piece_proto.h"
 #include "shard_server/shard_client.h"
 #include "shard_server/shard_service.h"
 #include "tests/support/server_process.h"
@@ -67,7 +68,8 @@ class ShardServer : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(dir_); }
   Status Start(ServerProcess* server) {
-    return server->Start(HelperPath("../bin/mw_shard_server"), {"--data-dir", dir_});
+    return server->Start(HelperPath("../bin/mw_shard_server"),
+                         {"--data-dir", dir_, "--allow-unauthenticated"});
   }
   std::string dir_;
 };

@@ -46,11 +46,7 @@ TEST(Tls, MutualTlsEverywhereAndStrangersRefused) {
   std::unique_ptr<LocalCluster> cluster;
   ASSERT_TRUE(LocalCluster::Start(options, &cluster).ok());
 
-  ConnectionOptions trusted;
-  trusted.address = cluster->coordinator_address();
-  trusted.tls_ca = options.tls_ca;
-  trusted.tls_cert = options.tls_cert;
-  trusted.tls_key = options.tls_key;
+  const ConnectionOptions trusted = cluster->UserConnection();
   std::unique_ptr<JobClient> client;
   ASSERT_TRUE(JobClient::Connect(trusted, &client).ok());
   v1::Job job;
@@ -68,8 +64,10 @@ TEST(Tls, MutualTlsEverywhereAndStrangersRefused) {
     const Status s = c->Get(job.id(), &j);
     EXPECT_EQ(s.code(), Status::Code::kUnavailable) << why << ": " << s.ToString();
   };
-  refused(ConnectionOptions{}, "plaintext");
-  ConnectionOptions no_certificate;
+  ConnectionOptions plaintext;
+  plaintext.token = trusted.token;
+  refused(plaintext, "plaintext");
+  ConnectionOptions no_certificate = plaintext;
   no_certificate.tls_ca = options.tls_ca;
   refused(no_certificate, "TLS without a client certificate");
   ConnectionOptions stranger = trusted;

@@ -38,16 +38,16 @@ int main(int argc, char** argv) {
   app.add_option("--collective-timeout-s", timeout_s,
                  "a collective with a silent peer fails after this long")
       ->envname("MW_COLLECTIVE_TIMEOUT_S");
-  app.add_option("--tls-ca", options.tls.tls_ca, "PEM CA of the coordinator and shard servers")
-      ->envname("MW_TLS_CA");
-  app.add_option("--tls-cert", options.tls.tls_cert, "PEM client certificate (mutual TLS)")
-      ->envname("MW_TLS_CERT");
-  app.add_option("--tls-key", options.tls.tls_key, "PEM client key (mutual TLS)")
-      ->envname("MW_TLS_KEY");
+  mw::ClientFlags client_flags;
+  mw::AddClientFlags(app, &options.connection, &client_flags);
   app.add_option("--drain-timeout-s", drain_timeout_s,
                  "after SIGTERM, how long to wait for the gang's last checkpoint")
       ->envname("MW_DRAIN_TIMEOUT_S");
   CLI11_PARSE(app, argc, argv);
+  if (const mw::Status s = mw::LoadToken(client_flags, &options.connection); !s.ok()) {
+    std::fprintf(stderr, "worker: %s\n", s.ToString().c_str());
+    return 2;
+  }
   options.collective_timeout = std::chrono::seconds(timeout_s);
   options.drain_timeout = std::chrono::seconds(drain_timeout_s);
   std::unique_ptr<mw::MetricsServer> metrics;

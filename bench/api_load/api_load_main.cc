@@ -81,8 +81,7 @@ int main(int argc, char** argv) {
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      mw::ConnectionOptions connection;
-      connection.address = cluster->coordinator_address();
+      const mw::ConnectionOptions connection = cluster->UserConnection();
       std::unique_ptr<mw::JobClient> client;
       if (!mw::JobClient::Connect(connection, &client).ok()) return;
       std::shared_ptr<grpc::Channel> channel;

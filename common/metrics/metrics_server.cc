@@ -5,7 +5,10 @@
 #include <CLI/CLI.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <memory>
 #include <thread>
 
 #include "common/durable_file.h"
@@ -17,12 +20,19 @@ namespace asio = boost::asio;
 namespace http = boost::beast::http;
 using asio::ip::tcp;
 
-// One thread accepting connections and answering each request in turn: scrapes and probes
-// are few and small. Boost.Beast rather than prometheus-cpp's own exposer: civetweb's
-// threads have a fixed 100 KiB stack, too small for the static TLS of the worker's
-// libraries (OpenBLAS alone takes 60 KiB), so pthread_create fails there.
+// Asynchronous on one thread: a connection costs a socket and a small buffer until it sends a
+// whole request, so idle or slow clients (a port scanner, a stuck scraper) cannot hold up a
+// probe. Each connection has a deadline for reading its request and writing the answer, and
+// the number open at once is capped; past the cap new connections are closed at once.
+// Boost.Beast rather than prometheus-cpp's own exposer: civetweb's threads have a fixed
+// 100 KiB stack, too small for the static TLS of the worker's libraries (OpenBLAS alone takes
+// 60 KiB), so pthread_create fails there.
 class MetricsServer::Endpoint {
  public:
+  static constexpr int kMaxConnections = 256;
+  static constexpr auto kConnectionDeadline = std::chrono::seconds(5);
+  static constexpr uint32_t kMaxHeaderBytes = 8 * 1024;
+
   explicit Endpoint(MetricsServer* server) : server_(server), acceptor_(io_) {}
   ~Endpoint() {
     io_.stop();
@@ -60,26 +70,21 @@ class MetricsServer::Endpoint {
   }
 
  private:
+  class Session;
+
   void Accept() {
     acceptor_.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
       if (ec) return;
-      Answer(std::move(socket));
+      if (open_connections_ >= kMaxConnections) {
+        socket.close(ec);
+      } else {
+        std::make_shared<Session>(this, std::move(socket))->Start();
+      }
       Accept();
     });
   }
 
-  void Answer(tcp::socket socket) {
-    // A client that sends nothing, or reads nothing, is dropped after 5 s.
-    const timeval timeout{5, 0};
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
-    boost::beast::flat_buffer buffer;
-    http::request_parser<http::empty_body> parser;
-    parser.header_limit(16 * 1024);
-    boost::system::error_code ec;
-    http::read(socket, buffer, parser, ec);
-    if (ec) return;
-    const auto& request = parser.get();
+  http::response<http::string_body> Answer(const http::request<http::empty_body>& request) {
     http::response<http::string_body> response;
     response.version(request.version());
     response.keep_alive(false);
@@ -105,11 +110,46 @@ class MetricsServer::Endpoint {
     }
     if (request.method() == http::verb::head) response.body().clear();
     response.prepare_payload();
-    http::write(socket, response, ec);
-    socket.shutdown(tcp::socket::shutdown_send, ec);
+    return response;
   }
 
+  // One connection: read one request (headers only, bounded), answer, close.
+  class Session : public std::enable_shared_from_this<Session> {
+   public:
+    Session(Endpoint* endpoint, tcp::socket socket)
+        : endpoint_(endpoint), stream_(std::move(socket)) {
+      ++endpoint_->open_connections_;
+    }
+    ~Session() { --endpoint_->open_connections_; }
+
+    void Start() {
+      parser_.header_limit(kMaxHeaderBytes);
+      parser_.body_limit(0);
+      stream_.expires_after(kConnectionDeadline);
+      http::async_read(stream_, buffer_, parser_,
+                       [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                         if (!ec) self->Write();
+                       });
+    }
+
+   private:
+    void Write() {
+      response_ = endpoint_->Answer(parser_.get());
+      http::async_write(stream_, response_,
+                        [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                          self->stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+                        });
+    }
+
+    Endpoint* endpoint_;
+    boost::beast::tcp_stream stream_;
+    boost::beast::flat_buffer buffer_{kMaxHeaderBytes};
+    http::request_parser<http::empty_body> parser_;
+    http::response<http::string_body> response_;
+  };
+
   MetricsServer* server_;
+  int open_connections_ = 0;  // on the io thread only; outlives io_, whose sessions count it
   asio::io_context io_;
   tcp::acceptor acceptor_;
   std::thread thread_;

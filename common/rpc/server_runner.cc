@@ -1,7 +1,7 @@
 #include "common/rpc/server_runner.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -22,12 +22,34 @@ Status ReadPem(const std::string& path, std::string* out) {
   return Status::Ok();
 }
 
+namespace {
+
+Status CheckTls(const TlsFiles& tls) {
+  if (tls.cert.empty() != tls.key.empty()) {
+    return Status::InvalidArgument("--tls-cert and --tls-key go together; one was given alone");
+  }
+  if (!tls.client_ca.empty() && tls.cert.empty()) {
+    return Status::InvalidArgument(
+        "--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status MakeAuthorizer(const ServerOptions& options, Authorizer* out) {
+  return Authorizer::Create(options.auth, !options.tls.client_ca.empty(), out);
+}
+
 Status StartServer(const ServerOptions& options, const std::vector<grpc::Service*>& services,
                    std::unique_ptr<grpc::Server>* out, int* port) {
+  MW_RETURN_IF_ERROR(CheckTls(options.tls));
+  if (options.max_threads < 2 || options.max_streams_per_connection < 1) {
+    return Status::InvalidArgument("--max-threads must be >= 2 and --max-streams >= 1");
+  }
   grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!options.tls.cert.empty() || !options.tls.key.empty()) {
+  if (!options.tls.cert.empty()) {
     grpc::SslServerCredentialsOptions ssl;
     grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
     MW_RETURN_IF_ERROR(ReadPem(options.tls.cert, &pair.cert_chain));
@@ -43,6 +65,10 @@ Status StartServer(const ServerOptions& options, const std::vector<grpc::Service
   builder.AddListeningPort(options.listen, credentials, port);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  grpc::ResourceQuota quota("millionway-server");
+  quota.SetMaxThreads(options.max_threads);
+  builder.SetResourceQuota(quota);
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, options.max_streams_per_connection);
   for (grpc::Service* service : services) builder.RegisterService(service);
   if (options.metrics != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> creators;
@@ -74,6 +100,13 @@ void AddServerFlags(CLI::App& app, ServerOptions* options) {
   app.add_option("--grace-seconds", options->grace_seconds,
                  "on SIGTERM, time allowed for calls in flight")
       ->envname("MW_GRACE_SECONDS");
+  app.add_option("--max-threads", options->max_threads,
+                 "calls (and open streams) served at once; beyond: RESOURCE_EXHAUSTED")
+      ->envname("MW_MAX_THREADS");
+  app.add_option("--max-streams", options->max_streams_per_connection,
+                 "concurrent calls one connection may have open")
+      ->envname("MW_MAX_STREAMS");
+  AddAuthFlags(app, &options->auth);
 }
 
 std::string ServeUntilSignal(grpc::Server* server, const ServerOptions& options) {

@@ -10,7 +10,7 @@
 #include "common/log.h"
 #include "common/rpc/grpc_status.h"
 #include "millionway/v1/worker.grpc.pb.h"
-#include "shard_server/shard_service.h"
+#include "shard_server/piece_proto.h"
 #include "worker/agent/worker_metrics.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
 #include "worker/comm/gloo_communicator.h"
@@ -60,7 +60,7 @@ Agent::~Agent() = default;
 
 Status Agent::Run(const std::atomic<bool>* stop) {
   at::set_num_threads(options_.threads);
-  ConnectionOptions coordinator = options_.tls;
+  ConnectionOptions coordinator = options_.connection;
   coordinator.address = options_.coordinator;
   std::shared_ptr<grpc::Channel> channel;
   MW_RETURN_IF_ERROR(OpenChannel(coordinator, &channel));
@@ -130,7 +130,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       report.set_worker_id(worker_id);
       report.set_task_id(task.task_id());
       const auto start = std::chrono::steady_clock::now();
-      const Status done = Execute(task, &report);
+      const Status done = ExecuteGuarded(task, &report);
       report.set_ok(done.ok());
       report.set_error(done.ToString());
       report.set_seconds(
@@ -146,11 +146,26 @@ Status Agent::Run(const std::atomic<bool>* stop) {
            {"seconds", std::to_string(report.seconds())}});
       if (!done.ok()) job_.reset();
       in_gang = job_ != nullptr;
-      {
+      // A report that cannot be delivered leaves the coordinator waiting on this worker:
+      // after a few tries the worker drops the job and its stream and registers again, which
+      // the coordinator sees as this member lost, so the gang restarts without waiting.
+      grpc::Status reported;
+      for (int attempt = 0; attempt < 3; ++attempt) {
         grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
         v1::ReportResponse response;
-        stub->Report(&context, report, &response);
+        reported = stub->Report(&context, report, &response);
+        if (reported.ok() || (reported.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                              reported.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+      }
+      if (!reported.ok()) {
+        Log(LogLevel::kError, "report not delivered: " + reported.error_message(),
+            {{"worker", options_.name}, {"task_id", task.task_id()}});
+        job_.reset();
+        break;
       }
       if (*stop && !job_) break;
     }
@@ -162,6 +177,18 @@ Status Agent::Run(const std::atomic<bool>* stop) {
     beats.join();
   }
   return Status::Ok();
+}
+
+Status Agent::ExecuteGuarded(const v1::Task& task, v1::TaskReport* report) {
+  // A task that throws (LibTorch's c10::Error, bad_alloc, a Gloo exception) fails that task,
+  // which the coordinator retries elsewhere; the worker stays registered for the next one.
+  try {
+    return Execute(task, report);
+  } catch (const std::exception& e) {
+    return Status::Internal(v1::TaskKind_Name(task.kind()) + " threw: " + e.what());
+  } catch (...) {
+    return Status::Internal(v1::TaskKind_Name(task.kind()) + " threw a non-standard exception");
+  }
 }
 
 Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
@@ -196,7 +223,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     MW_RETURN_IF_ERROR(
         Trainer::Create(job->spec.trainer, job->comm.get(), job->train.get(), &job->trainer));
     for (const auto& address : task.shard_servers()) {
-      ConnectionOptions shard = options_.tls;
+      ConnectionOptions shard = options_.connection;
       shard.address = address;
       std::shared_ptr<grpc::Channel> channel;
       MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));

@@ -31,8 +31,8 @@ struct AgentOptions {
   std::string rendezvous = "127.0.0.1:29500";
   int threads = 1;  // intra-op threads
   std::chrono::milliseconds collective_timeout{std::chrono::seconds(60)};
-  // TLS towards the coordinator and the shard servers (address and token unused).
-  ConnectionOptions tls;
+  // TLS and the worker's token towards the coordinator and the shard servers (address unused).
+  ConnectionOptions connection;
   // After SIGTERM, how long a worker in a gang waits for its gang's checkpoint and STOP
   // before it leaves anyway (inside Kubernetes' termination grace period).
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(25)};
@@ -52,6 +52,8 @@ class Agent {
  private:
   struct Job;
   Status Execute(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
+  // Execute, with any exception turned into a failed task.
+  Status ExecuteGuarded(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
 
   AgentOptions options_;
   std::unique_ptr<Job> job_;

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -14,21 +15,49 @@ namespace {
 
 using nlohmann::json;
 
+// Instances: row indices are 32-bit in the samplers and top-k tables (2^31 - 1 rows is 1 TiB
+// of classifier at d = 128, far beyond ImageNet-21K's 14.2M).
+constexpr int64_t kMaxInstances = (int64_t{1} << 31) - 1;
+constexpr int64_t kMaxLabels = 1 << 20;
+
 Status FieldError(const std::string& source, const std::string& field, const std::string& rule) {
   return Status::InvalidArgument(source + ": " + field + ": " + rule);
 }
 
-// Reads an optional integer field with a lower bound.
+// Reads an optional integer field within [min, max]. The upper bounds follow from what one
+// machine can hold or run (see kLimits), so a spec cannot ask a worker for the impossible
+// and overflow arithmetic derived from it.
 Status ReadInt(const json& j, const std::string& source, const char* field, int64_t min,
-               int64_t* out) {
+               int64_t max, int64_t* out) {
   if (!j.contains(field)) return Status::Ok();
   const json& v = j.at(field);
   if (!v.is_number_integer()) return FieldError(source, field, "must be an integer");
-  const int64_t value = v.get<int64_t>();
-  if (value < min) {
-    return FieldError(source, field, std::to_string(value) + " must be >= " + std::to_string(min));
+  const std::string range =
+      " must be in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  // Compared as unsigned first: 2^64-1 read as int64 would be -1.
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(max)) {
+    return FieldError(source, field, std::to_string(v.get<uint64_t>()) + range);
   }
+  const int64_t value = v.get<int64_t>();
+  if (value < min || value > max) return FieldError(source, field, std::to_string(value) + range);
   *out = value;
+  return Status::Ok();
+}
+
+// Every field that only one dataset kind uses; given with another kind it is a mistake.
+Status RefuseFieldsOfOtherDatasets(const json& j, const std::string& source,
+                                   const std::string& kind) {
+  const std::vector<std::pair<const char*, const char*>> owners = {
+      {"train_dir", "image-folder"},
+      {"test_dir", "image-folder"},
+      {"synthetic_size", "synthetic"},
+      {"synthetic_labels", "synthetic"}};
+  for (const auto& [field, owner] : owners) {
+    if (j.contains(field) && kind != owner) {
+      return FieldError(source, field,
+                        std::string("applies to dataset ") + owner + " only, not " + kind);
+    }
+  }
   return Status::Ok();
 }
 
@@ -50,8 +79,12 @@ Status ReadBool(const json& j, const std::string& source, const char* field, boo
 }
 
 Status ReadString(const json& j, const std::string& source, const char* field, std::string* out) {
+  constexpr size_t kMaxStringBytes = 4096;  // PATH_MAX
   if (!j.contains(field)) return Status::Ok();
   if (!j.at(field).is_string()) return FieldError(source, field, "must be a string");
+  if (j.at(field).get_ref<const std::string&>().size() > kMaxStringBytes) {
+    return FieldError(source, field, "longer than " + std::to_string(kMaxStringBytes) + " bytes");
+  }
   *out = j.at(field).get<std::string>();
   return Status::Ok();
 }
@@ -90,13 +123,13 @@ Status ReadAugmentation(const json& j, const std::string& source, AugmentationSp
   MW_RETURN_IF_ERROR(RefuseUnknownFields(a, source, "augmentation.", fields));
   const std::string where = source + ": augmentation";
   for (const auto& [name, value] : numbers) MW_RETURN_IF_ERROR(ReadDouble(a, where, name, value));
-  MW_RETURN_IF_ERROR(ReadInt(a, where, "output_size", 1, &spec.output_size));
+  MW_RETURN_IF_ERROR(ReadInt(a, where, "output_size", 1, 1024, &spec.output_size));
   for (const auto& [name, values] :
        {std::pair<const char*, std::vector<float>*>{"mean", &spec.mean}, {"std", &spec.std}}) {
     if (!a.contains(name)) continue;
     const json& list = a.at(name);
-    if (!list.is_array() || list.empty()) {
-      return FieldError(where, name, "must be a list of numbers, one per channel");
+    if (!list.is_array() || list.empty() || list.size() > 4) {
+      return FieldError(where, name, "must be a list of 1-4 numbers, one per channel");
     }
     values->clear();
     for (const json& v : list) {
@@ -188,18 +221,19 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
     return FieldError(source, "dataset",
                       "'" + d.kind + "' is not one of: fashion-mnist, image-folder, synthetic");
   }
+  MW_RETURN_IF_ERROR(RefuseFieldsOfOtherDatasets(j, source, d.kind));
   MW_RETURN_IF_ERROR(ReadString(j, source, "train_dir", &d.train_dir));
   MW_RETURN_IF_ERROR(ReadString(j, source, "test_dir", &d.test_dir));
   if (d.kind == "image-folder" && d.train_dir.empty()) {
     return FieldError(source, "train_dir", "is required when dataset is image-folder");
   }
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_size", 1, &d.synthetic_size));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_labels", 1, &d.synthetic_labels));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_size", 1, kMaxInstances, &d.synthetic_size));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_labels", 1, kMaxLabels, &d.synthetic_labels));
   int64_t image_size = d.image_size;
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "image_size", 8, &image_size));
-  d.image_size = static_cast<int>(std::min<int64_t>(image_size, 4096));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "train_subset", 0, &d.train_subset));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "test_subset", 0, &d.test_subset));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "image_size", 8, 1024, &image_size));
+  d.image_size = static_cast<int>(image_size);
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "train_subset", 0, kMaxInstances, &d.train_subset));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "test_subset", 0, kMaxInstances, &d.test_subset));
   if (d.kind == "fashion-mnist") {
     t.augmentation = AugmentationSpec::FashionMnist();
   } else {
@@ -220,18 +254,20 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                       "'" + prior + "' is not one of: contrastive, frozen_bn, gaussian");
   }
   int64_t loader_threads = t.loader_threads, prefetch = t.prefetch_batches;
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "loader_threads", 1, &loader_threads));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "prefetch_batches", 1, &prefetch));
-  t.loader_threads = static_cast<int>(std::min<int64_t>(loader_threads, 256));
-  t.prefetch_batches = static_cast<int>(std::min<int64_t>(prefetch, 1024));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "loader_threads", 1, 256, &loader_threads));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "prefetch_batches", 1, 1024, &prefetch));
+  t.loader_threads = static_cast<int>(loader_threads);
+  t.prefetch_batches = static_cast<int>(prefetch);
   MW_RETURN_IF_ERROR(
       ReadBool(j, source, "evaluate_before_training", &spec.evaluate_before_training));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "evaluate_every_epoch", &spec.evaluate_every_epoch));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "linear_probe", &spec.linear_probe));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, &spec.fine_tune_epochs));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, 1000, &spec.fine_tune_epochs));
   if (j.contains("fine_tune_fractions")) {
     const json& list = j.at("fine_tune_fractions");
-    if (!list.is_array()) return FieldError(source, "fine_tune_fractions", "must be a list");
+    if (!list.is_array() || list.size() > 16) {
+      return FieldError(source, "fine_tune_fractions", "must be a list of at most 16");
+    }
     for (const json& v : list) {
       if (!v.is_number() || !(v.get<double>() > 0 && v.get<double>() <= 1)) {
         return FieldError(source, "fine_tune_fractions", "every entry must be in (0, 1]");
@@ -244,32 +280,38 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
     return FieldError(source, "backbone",
                       "'" + t.backbone + "' is not one of: small, resnet18, resnet50");
   }
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "dim", 1, &c.dim));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "hidden_dim", 1, &t.hidden_dim));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "dim", 1, 4096, &c.dim));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "hidden_dim", 1, 65536, &t.hidden_dim));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "temperature", &c.temperature));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "top_k", 1, &c.top_k));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "top_k", 1, 4096, &c.top_k));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "smoothing", &c.smoothing));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "chunk_rows", 0, &c.chunk_rows));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "logit_cache_bytes", -1, &c.logit_cache_bytes));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "epochs", 1, &t.epochs));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "warmup_epochs", 0, &t.warmup_epochs));
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "local_batch", 1, &t.local_batch));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "chunk_rows", 0, kMaxInstances, &c.chunk_rows));
+  MW_RETURN_IF_ERROR(
+      ReadInt(j, source, "logit_cache_bytes", -1, int64_t{1} << 40, &c.logit_cache_bytes));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "epochs", 1, 100000, &t.epochs));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "warmup_epochs", 0, 100000, &t.warmup_epochs));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "local_batch", 1, 65536, &t.local_batch));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "lr", &t.lr, &spec.lr_given));
   MW_RETURN_IF_ERROR(
       ReadDouble(j, source, "classifier_lr", &t.classifier_lr, &spec.classifier_lr_given));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "momentum", &t.momentum));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "weight_decay", &t.weight_decay));
   int64_t seed = 0;
-  MW_RETURN_IF_ERROR(ReadInt(j, source, "seed", 0, &seed));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "seed", 0, std::numeric_limits<int64_t>::max(), &seed));
   t.seed = static_cast<uint64_t>(seed);
   if (t.warmup_epochs > t.epochs) {
     return FieldError(
         source, "warmup_epochs",
         std::to_string(t.warmup_epochs) + " must be <= epochs = " + std::to_string(t.epochs));
   }
-  if (spec.lr_given && !(t.lr > 0)) return FieldError(source, "lr", "must be > 0");
-  if (spec.classifier_lr_given && !(t.classifier_lr > 0)) {
-    return FieldError(source, "classifier_lr", "must be > 0");
+  if (spec.lr_given && !(t.lr > 0 && t.lr <= 1e3)) {
+    return FieldError(source, "lr", "must be in (0, 1000]");
+  }
+  if (spec.classifier_lr_given && !(t.classifier_lr > 0 && t.classifier_lr <= 1e3)) {
+    return FieldError(source, "classifier_lr", "must be in (0, 1000]");
+  }
+  if (!(t.weight_decay >= 0 && t.weight_decay <= 1)) {
+    return FieldError(source, "weight_decay", "must be in [0, 1]");
   }
   if (!(t.momentum >= 0 && t.momentum < 1))
     return FieldError(source, "momentum", "must be in [0, 1)");
