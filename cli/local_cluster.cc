@@ -20,8 +20,8 @@ Status LocalCluster::StartServer(const std::string& program, std::vector<std::st
   args.insert(args.end(), {"--listen", listen, "--port-file", port_file});
   const auto metrics = MetricsArgs(name);
   args.insert(args.end(), metrics.begin(), metrics.end());
-  MW_RETURN_IF_ERROR(
-      ChildProcess::Start(Binary(program), args, {}, options_.dir + "/" + name + ".log", out));
+  MW_RETURN_IF_ERROR(ChildProcess::Start(Binary(program), args, Env(name),
+                                         options_.dir + "/" + name + ".log", out));
   for (int i = 0; i < 3000; ++i) {
     int port = 0;
     if (std::ifstream(port_file) >> port && port > 0) {
@@ -40,15 +40,9 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
   std::filesystem::create_directories(options.dir);
   MW_RETURN_IF_ERROR(cluster->MakeTokens());
   cluster->shards_.resize(static_cast<size_t>(options.shard_servers));
+  cluster->shard_addresses_.resize(static_cast<size_t>(options.shard_servers));
   for (int s = 0; s < options.shard_servers; ++s) {
-    std::string address;
-    const std::string name = "shard-server-" + std::to_string(s);
-    std::vector<std::string> args = cluster->ServerTlsArgs();
-    args.insert(args.end(), {"--data-dir", options.dir + "/" + name});
-    args.insert(args.end(), {"--auth-dir", cluster->auth_dir()});
-    MW_RETURN_IF_ERROR(cluster->StartServer("mw_shard_server", args, name, "127.0.0.1:0",
-                                            &cluster->shards_[static_cast<size_t>(s)], &address));
-    cluster->shard_addresses_.push_back(address);
+    MW_RETURN_IF_ERROR(cluster->StartShardServer(s, "127.0.0.1:0"));
   }
   MW_RETURN_IF_ERROR(cluster->StartServer("mw_coordinator", cluster->CoordinatorArgs(),
                                           "coordinator", "127.0.0.1:0", &cluster->coordinator_,
@@ -79,8 +73,30 @@ Status LocalCluster::StartWorker(int i) {
   }
   const auto metrics = MetricsArgs(name);
   args.insert(args.end(), metrics.begin(), metrics.end());
-  return ChildProcess::Start(Binary("mw_worker"), args, {}, options_.dir + "/" + name + ".log",
-                             &workers_[static_cast<size_t>(i)]);
+  return ChildProcess::Start(Binary("mw_worker"), args, Env(name),
+                             options_.dir + "/" + name + ".log", &workers_[static_cast<size_t>(i)]);
+}
+
+Status LocalCluster::StartShardServer(int i, const std::string& listen) {
+  const std::string name = "shard-server-" + std::to_string(i);
+  std::vector<std::string> args = ServerTlsArgs();
+  args.insert(args.end(), {"--data-dir", options_.dir + "/" + name});
+  args.insert(args.end(), {"--auth-dir", auth_dir()});
+  return StartServer("mw_shard_server", args, name, listen, &shards_[static_cast<size_t>(i)],
+                     &shard_addresses_[static_cast<size_t>(i)]);
+}
+
+Status LocalCluster::RestartShardServer(int i) {
+  shards_[static_cast<size_t>(i)].Wait(std::chrono::seconds(10));
+  options_.fault_points.erase("shard-server-" + std::to_string(i));
+  const std::string listen = shard_addresses_[static_cast<size_t>(i)];
+  return StartShardServer(i, listen);
+}
+
+std::map<std::string, std::string> LocalCluster::Env(const std::string& name) const {
+  const auto armed = options_.fault_points.find(name);
+  if (armed == options_.fault_points.end()) return {};
+  return {{"MW_FAULT_POINTS", armed->second}};
 }
 
 std::vector<std::string> LocalCluster::MetricsArgs(const std::string& name) const {
@@ -96,6 +112,7 @@ std::vector<std::string> LocalCluster::ServerTlsArgs() const {
 
 Status LocalCluster::RestartWorker(int i) {
   worker(i).Wait(std::chrono::seconds(10));
+  options_.fault_points.erase("worker-" + std::to_string(i));
   return StartWorker(i);
 }
 
@@ -138,7 +155,9 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
                                    "--shard-servers",
                                    shard_list,
                                    "--heartbeat-timeout-ms",
-                                   std::to_string(options_.heartbeat_timeout_ms)};
+                                   std::to_string(options_.heartbeat_timeout_ms),
+                                   "--max-failures",
+                                   std::to_string(options_.max_failures)};
   args.insert(args.end(), {"--auth-dir", auth_dir()});
   if (!options_.tls_ca.empty()) {
     const auto tls = ServerTlsArgs();
@@ -150,6 +169,7 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
 
 Status LocalCluster::RestartCoordinator() {
   coordinator_.Wait(std::chrono::seconds(10));
+  options_.fault_points.erase("coordinator");
   std::string address;
   return StartServer("mw_coordinator", CoordinatorArgs(), "coordinator", coordinator_address_,
                      &coordinator_, &address);

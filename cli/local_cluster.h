@@ -6,6 +6,7 @@
 // each to exit.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -24,11 +25,15 @@ struct LocalClusterOptions {
   int workers = 2;
   int threads_per_worker = 1;
   int heartbeat_timeout_ms = 5000;
+  int max_failures = 3;  // the coordinator's --max-failures
   int collective_timeout_s = 60;
   std::string token_file;  // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate
   // (it must allow serverAuth and clientAuth) and trusting only peers signed by tls_ca.
   std::string tls_ca, tls_cert, tls_key;
+  // For fault-injection tests: MW_FAULT_POINTS (common/fault_points.h) of a process by name
+  // ("coordinator", "shard-server-1", "worker-0"); a restart of that process disarms them.
+  std::map<std::string, std::string> fault_points;
 };
 
 class LocalCluster {
@@ -49,8 +54,10 @@ class LocalCluster {
   // after it was killed, and a worker restarted under its old name.
   ChildProcess& worker(int i) { return workers_[static_cast<size_t>(i)]; }
   ChildProcess& coordinator() { return coordinator_; }
+  ChildProcess& shard_server(int i) { return shards_[static_cast<size_t>(i)]; }
   Status RestartCoordinator();
   Status RestartWorker(int i);
+  Status RestartShardServer(int i);  // on its old port and data
 
  private:
   // Starts `program` with --listen 127.0.0.1:0 --port-file and waits for the port.
@@ -64,6 +71,8 @@ class LocalCluster {
   // these to point Prometheus at every process).
   std::vector<std::string> MetricsArgs(const std::string& name) const;
   Status StartWorker(int i);
+  Status StartShardServer(int i, const std::string& listen);
+  std::map<std::string, std::string> Env(const std::string& name) const;
 
   Status MakeTokens();
   void StopOnce();

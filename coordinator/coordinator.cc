@@ -2,10 +2,10 @@
 
 #include <algorithm>
 
+#include "common/fault_points.h"
 #include "common/log.h"
 #include "common/random_token.h"
 #include "millionway/v1/job.pb.h"
-#include "shard_server/piece_proto.h"
 #include "worker/training/job_spec.h"
 
 namespace mw {
@@ -71,13 +71,8 @@ Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Co
   if (options.metrics == nullptr) return Status::InvalidArgument("metrics: required");
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   MW_RETURN_IF_ERROR(JobStore::Open(options.database, &c->store_));
-  for (const auto& address : options.shard_servers) {
-    ConnectionOptions shard = options.shard_connection;
-    shard.address = address;
-    std::shared_ptr<grpc::Channel> channel;
-    MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
-    c->shards_.push_back(std::make_unique<ShardClient>(channel));
-  }
+  MW_RETURN_IF_ERROR(
+      CheckpointCommit::Create(options.shard_servers, options.shard_connection, &c->commit_));
   // A job the previous coordinator was running has lost its gang with it: back to the queue,
   // to restart from its last committed checkpoint. Not a failure of the job.
   std::vector<JobRecord> running;
@@ -89,8 +84,13 @@ Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Co
   }
   std::vector<JobRecord> queued;
   MW_RETURN_IF_ERROR(c->store_->ByState(JobState::kQueued, &queued));
-  for (const auto& job : queued) c->EnqueueLocked(job);
+  for (const auto& job : queued) {
+    c->EnqueueLocked(job);
+    // It ran before: the previous coordinator may have stopped inside a commit.
+    if (job.attempts > 0) c->unreconciled_.insert(job.id);
+  }
   c->control_ = std::thread([raw = c.get()] { raw->ControlLoop(); });
+  c->reconciler_ = std::thread([raw = c.get()] { raw->ReconcileLoop(); });
   *out = std::move(c);
   return Status::Ok();
 }
@@ -103,6 +103,7 @@ Coordinator::~Coordinator() {
   }
   changed_.notify_all();
   if (control_.joinable()) control_.join();
+  if (reconciler_.joinable()) reconciler_.join();
 }
 
 Status Coordinator::PersistLocked(JobRecord* job) {
@@ -150,7 +151,17 @@ Status Coordinator::Submit(const std::string& name, const std::string& spec_json
   MW_RETURN_IF_ERROR(store_->Insert(&job));
   std::lock_guard<std::mutex> lock(mu_);
   JobRecord now;
-  if (store_->Get(job.id, &now).ok() && now.state == JobState::kQueued) EnqueueLocked(now);
+  Status read = FaultPoint("coordinator.submit.read_back");
+  if (read.ok()) read = store_->Get(job.id, &now);
+  if (!read.ok()) {
+    // The row is durable and QUEUED: queue it as inserted rather than leave a job that runs
+    // only after the next restart.
+    Log(LogLevel::kWarning,
+        "submit: read-back failed, queuing the job as inserted: " + read.ToString(),
+        {{"job_id", job.id}});
+    now = job;
+  }
+  if (now.state == JobState::kQueued) EnqueueLocked(now);
   BumpLocked(job.id);
   *out = job;
   return Status::Ok();
@@ -173,7 +184,7 @@ bool Coordinator::DequeueLocked(const std::string& id, JobRecord* out) {
 
 bool Coordinator::FindLocked(const std::string& id, JobRecord* out) const {
   const auto run = runs_.find(id);
-  if (run != runs_.end()) {
+  if (run != runs_.end() && !run->second.gang.empty()) {  // a gangless run is stale
     *out = run->second.job;
     return true;
   }
@@ -247,24 +258,27 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
                           JobRecord* out) {
   MW_RETURN_IF_ERROR(ValidateGangSize(world_size, min_world_size));
   std::lock_guard<std::mutex> lock(mu_);
-  const auto run = runs_.find(id);
   JobRecord stored;
   JobRecord* job = &stored;
-  if (run != runs_.end()) {
-    job = &run->second.job;
-  } else if (DequeueLocked(id, &stored)) {
-    stored.world_size = world_size;
-    stored.min_world_size = min_world_size;
-    EnqueueLocked(stored);
-  } else {
-    MW_RETURN_IF_ERROR(store_->Get(id, &stored));
+  // The queue first: a run stopped to regang leaves a gangless copy in runs_ until the control
+  // loop drops it, and the job's live record is then the queued one.
+  const bool queued = DequeueLocked(id, &stored);
+  if (!queued) {
+    const auto run = runs_.find(id);
+    if (run != runs_.end() && !run->second.gang.empty()) {
+      job = &run->second.job;
+    } else {
+      MW_RETURN_IF_ERROR(store_->Get(id, &stored));
+    }
   }
   if (IsFinal(job->state)) {
     return Status::FailedPrecondition("job " + id + " has ended; nothing to scale");
   }
   job->world_size = world_size;
   job->min_world_size = min_world_size;
-  MW_RETURN_IF_ERROR(PersistLocked(job));
+  const Status persisted = PersistLocked(job);
+  if (queued) EnqueueLocked(stored);
+  MW_RETURN_IF_ERROR(persisted);
   *out = *job;
   return Status::Ok();
 }
@@ -426,15 +440,23 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   if (run.plan.kind == TaskKind::kCheckpoint) {
     // Commit outside the lock; the run may be stopped meanwhile, which the task id tells.
     run.committing = true;
+    committing_.insert(job_id);
     const auto reports = run.reports;
     const uint64_t checkpoint = run.plan.checkpoint;
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
-    const Status committed = CommitCheckpoint(job_id, checkpoint, reports);
+    const Status committed =
+        commit_->Commit(job_id, checkpoint, reports, options_.keep_last_checkpoints);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.lock();
+    committing_.erase(job_id);
     const auto again = runs_.find(job_id);
+    if (again == runs_.end() || again->second.task_id != task_id || !committed.ok()) {
+      // Some servers may hold the checkpoint the job will not record: discard it first.
+      unreconciled_.insert(job_id);
+      changed_.notify_all();
+    }
     if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
     again->second.committing = false;
     if (!committed.ok()) {
@@ -568,31 +590,6 @@ bool Coordinator::ShouldRegangLocked(const Run& run) {
   return queue_.empty();
 }
 
-Status Coordinator::CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
-                                     const std::map<uint32_t, v1::TaskReport>& reports) {
-  std::vector<std::vector<PieceRecord>> per_server(shards_.size());
-  for (const auto& [rank, report] : reports) {
-    for (const auto& written : report.pieces()) {
-      if (written.server() >= shards_.size()) {
-        return Status::InvalidArgument("rank " + std::to_string(rank) + " reports shard server " +
-                                       std::to_string(written.server()) + " of " +
-                                       std::to_string(shards_.size()));
-      }
-      PieceRecord piece = RecordOf(written.piece().header());
-      piece.bytes = written.piece().bytes();
-      piece.checksum = written.piece().checksum();
-      per_server[written.server()].push_back(piece);
-    }
-  }
-  for (size_t s = 0; s < shards_.size(); ++s) {
-    MW_RETURN_IF_ERROR(
-        shards_[s]
-            ->Commit(job_id, checkpoint, per_server[s], options_.keep_last_checkpoints)
-            .Annotate("shard server " + options_.shard_servers[s]));
-  }
-  return Status::Ok();
-}
-
 void Coordinator::SendLocked(Run& run) {
   run.task_id =
       run.job.id + "/" + std::to_string(run.job.attempts) + "/" + std::to_string(next_task_++);
@@ -704,6 +701,7 @@ void Coordinator::ScheduleLocked() {
     // while workers are still leaving a gang: they are about to be free (a regang's own).
     const size_t size = std::min<size_t>(free.size(), job.world_size);
     if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
+    if (unreconciled_.count(job.id) || committing_.count(job.id)) break;
     Run run;
     run.gang.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
@@ -726,6 +724,53 @@ void Coordinator::ScheduleLocked() {
          {"checkpoint", std::to_string(job.last_checkpoint)},
          {"gang", gang}});
     SendLocked(placed);
+  }
+}
+
+void Coordinator::ReconcileLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    std::map<std::string, uint64_t> pending;  // job -> its last committed checkpoint
+    for (auto it = unreconciled_.begin(); it != unreconciled_.end();) {
+      JobRecord job;
+      if (committing_.count(*it)) {
+        ++it;
+      } else if (FindLocked(*it, &job)) {
+        pending[*it] = job.last_checkpoint;
+        ++it;
+      } else {
+        it = unreconciled_.erase(it);  // finished: it will not run again
+      }
+    }
+    if (pending.empty()) {
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
+    lock.unlock();
+    std::map<std::string, Status> outcomes;
+    for (const auto& [id, last] : pending) {
+      int discarded = 0;
+      outcomes[id] = commit_->Discard(id, last, &discarded);
+      if (discarded > 0) {
+        Log(LogLevel::kWarning,
+            "discarded " + std::to_string(discarded) + " half-committed checkpoint(s) newer than " +
+                std::to_string(last),
+            {{"job_id", id}});
+      }
+    }
+    lock.lock();
+    bool failed = false;
+    for (const auto& [id, outcome] : outcomes) {
+      if (outcome.ok()) {
+        unreconciled_.erase(id);
+      } else {
+        failed = true;
+        Log(LogLevel::kWarning, "cannot reconcile checkpoints yet: " + outcome.ToString(),
+            {{"job_id", id}});
+      }
+    }
+    changed_.notify_all();
+    if (failed) changed_.wait_for(lock, std::chrono::seconds(1));
   }
 }
 

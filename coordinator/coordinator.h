@@ -22,17 +22,18 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/rpc/client_channel.h"
 #include "common/status.h"
+#include "coordinator/checkpoint_commit.h"
 #include "coordinator/coordinator_metrics.h"
 #include "coordinator/job_state_machine.h"
 #include "coordinator/job_store.h"
 #include "millionway/v1/worker.pb.h"
-#include "shard_server/shard_client.h"
 
 namespace mw {
 
@@ -135,13 +136,20 @@ class Coordinator {
   static bool IsFree(const Worker& worker);
   // The gang member that is leaving (SIGTERM), or null.
   const Worker* LeavingMemberLocked(const Run& run) const;
-  Status CommitCheckpoint(const std::string& job_id, uint64_t checkpoint,
-                          const std::map<uint32_t, millionway::v1::TaskReport>& reports);
+  // Discards half-committed checkpoints (see checkpoint_commit.h) of the jobs in
+  // unreconciled_, outside the lock, until none is left; its own thread, so a hung shard
+  // server delays only those jobs.
+  void ReconcileLoop();
 
   CoordinatorOptions options_;
   CoordinatorMetrics* metrics_;
   std::unique_ptr<JobStore> store_;
-  std::vector<std::unique_ptr<ShardClient>> shards_;
+  std::unique_ptr<CheckpointCommit> commit_;
+  // Jobs whose shard servers may hold a committed checkpoint newer than the job's
+  // last_checkpoint: they do not start until ReconcileLoop has discarded it. And jobs with a
+  // commit in flight, which do not start either.
+  std::set<std::string> unreconciled_;
+  std::set<std::string> committing_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Worker> workers_;
@@ -158,6 +166,7 @@ class Coordinator {
   uint64_t next_task_ = 1;
   bool stopping_ = false;
   std::thread control_;
+  std::thread reconciler_;
 };
 
 double Progress(const JobRecord& job);

@@ -9,6 +9,7 @@
 
 #include <xxhash.h>
 
+#include "common/fault_points.h"
 #include "common/names.h"
 
 namespace mw {
@@ -218,8 +219,10 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
     manifest.pieces.push_back(std::move(piece));
   }
   MW_RETURN_IF_ERROR(SyncDirectory(dir));
+  MW_RETURN_IF_ERROR(FaultPoint("shard.commit.before_manifest"));
   MW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + kManifestName, SerializeManifest(manifest)));
   MW_RETURN_IF_ERROR(SyncDirectory(root_ + "/" + job_id));
+  MW_RETURN_IF_ERROR(FaultPoint("shard.commit.after_manifest"));
   *out = manifest;
 
   // Retention and clean-up: older checkpoints beyond keep_last, and directories older than

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "common/fault_points.h"
 #include "common/log.h"
 #include "common/rpc/grpc_status.h"
 #include "millionway/v1/worker.grpc.pb.h"
@@ -183,6 +184,7 @@ Status Agent::ExecuteGuarded(const v1::Task& task, v1::TaskReport* report) {
   // A task that throws (LibTorch's c10::Error, bad_alloc, a Gloo exception) fails that task,
   // which the coordinator retries elsewhere; the worker stays registered for the next one.
   try {
+    MW_RETURN_IF_ERROR(FaultPoint("worker.task." + v1::TaskKind_Name(task.kind())));
     return Execute(task, report);
   } catch (const std::exception& e) {
     return Status::Internal(v1::TaskKind_Name(task.kind()) + " threw: " + e.what());

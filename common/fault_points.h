@@ -1,0 +1,23 @@
+// Named fault points, after LevelDB's fault-injection environment: places in the services
+// where a test can make a process crash, hang or fail on purpose, so that every window of a
+// protocol (between two shard commits, between the shard commits and the database write) is
+// hit deterministically rather than by the luck of a random kill.
+//
+// Points are armed only through the environment variable MW_FAULT_POINTS, read once:
+//   MW_FAULT_POINTS="coordinator.commit.between_shards=crash,worker.task.TASK_TRAIN=throw:1"
+// Actions: crash (SIGKILL to itself: nothing flushed, like kill -9), hang (SIGSTOP to itself,
+// like a frozen node), error (the point returns INTERNAL), throw (it throws
+// std::runtime_error). ":N" fires the point N times, then never again; without it, every
+// time. An unarmed point costs a lookup in an empty map.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+
+namespace mw {
+
+// At the point `name`: crashes, hangs, throws or returns INTERNAL when armed so; else OK.
+Status FaultPoint(const std::string& name);
+
+}  // namespace mw

@@ -1,0 +1,166 @@
+// Faults injected at named points (common/fault_points.h) into real processes on loopback,
+// so that every window of the checkpoint commit is hit on purpose:
+//  - the coordinator killed before, between and after the shard servers' commits (before
+//    SQLite records the checkpoint), with a second job queued behind the first;
+//  - a shard server killed before and after it renames its manifest into place, and one that
+//    hangs (SIGSTOP) mid-commit while the coordinator keeps answering;
+//  - an exception thrown inside each kind of worker task;
+//  - a Submit whose read-back from SQLite fails.
+// In every case the job completes, nothing queued is lost, and the faulted job's final
+// checkpoint is bit-identical to that of an uninterrupted run of the same spec.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/cluster_test.h"
+
+namespace mw {
+namespace {
+
+namespace v1 = millionway::v1;
+
+constexpr char kSeededSpec[] = R"({"train_subset": 400, "test_subset": 200, "epochs": 2,
+  "local_batch": 50, "top_k": 10, "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0,
+  "linear_probe": false, "seed": 11})";
+constexpr int64_t kRows = 400;
+
+class FaultInjection : public ClusterTest {
+ protected:
+  // Runs the uninterrupted reference (the cluster is whole again by now) and compares.
+  void ExpectEqualToAnUninterruptedRun(const std::string& id) {
+    const v1::Job faulted = WaitFor(id, Finished);
+    ASSERT_EQ(faulted.state(), v1::COMPLETED) << faulted.failure();
+    ASSERT_EQ(faulted.last_checkpoint(), 2u);
+    const std::string reference = Submit(kSeededSpec);
+    const v1::Job done = WaitFor(reference, Finished);
+    ASSERT_EQ(done.state(), v1::COMPLETED) << done.failure();
+    const auto expected = ReadCheckpoint(reference, 2, kRows);
+    const auto got = ReadCheckpoint(id, 2, kRows);
+    for (const char* tensor : {"classifier.weight", "classifier.momentum", "backbone"}) {
+      EXPECT_FALSE(expected.at(tensor).empty()) << tensor;
+      EXPECT_TRUE(got.at(tensor) == expected.at(tensor)) << tensor << " differs";
+    }
+  }
+  std::string Log(const std::string& process) {
+    std::ifstream in(options_.dir + "/" + process + ".log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+};
+
+// A fault point's test name: the last component of its name.
+std::string LastComponent(const ::testing::TestParamInfo<const char*>& info) {
+  const std::string name = info.param;
+  return name.substr(name.rfind('.') + 1);
+}
+
+class AtFaultPoint : public FaultInjection, public ::testing::WithParamInterface<const char*> {};
+using CoordinatorKilled = AtFaultPoint;
+using ShardServerKilled = AtFaultPoint;
+
+TEST_P(CoordinatorKilled, AtACommitPointLosesNoJob) {
+  options_.fault_points["coordinator"] = std::string(GetParam()) + "=crash";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  const std::string queued = Submit(kSeededSpec);  // waits: the first holds both workers
+  // The first commit (checkpoint 1 of the first job) kills it.
+  ASSERT_TRUE(cluster_->coordinator().Wait(std::chrono::seconds(300)));
+  ASSERT_TRUE(cluster_->RestartCoordinator().ok());
+  ExpectEqualToAnUninterruptedRun(id);
+  const v1::Job second = WaitFor(queued, Finished);
+  EXPECT_EQ(second.state(), v1::COMPLETED) << second.failure();
+  // Past the first shard commit, the restarted coordinator found a checkpoint SQLite did not
+  // record, and discarded it.
+  const bool shards_committed = std::string(GetParam()) != "coordinator.commit.before_shards";
+  EXPECT_EQ(Log("coordinator").find("half-committed") != std::string::npos, shards_committed);
+}
+
+INSTANTIATE_TEST_SUITE_P(CommitWindow, CoordinatorKilled,
+                         ::testing::Values("coordinator.commit.before_shards",
+                                           "coordinator.commit.between_shards",
+                                           "coordinator.commit.after_shards"),
+                         LastComponent);
+
+TEST_P(ShardServerKilled, MidCommitServesNoTornCheckpoint) {
+  options_.fault_points["shard-server-1"] = std::string(GetParam()) + "=crash";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  ASSERT_TRUE(cluster_->shard_server(1).Wait(std::chrono::seconds(300)));
+  // The commit failed; the job waits (queued, its checkpoint unreconciled) for the server.
+  const v1::Job waiting = WaitFor(id, [](const v1::Job& j) {
+    return j.failure().find("checkpoint commit failed") != std::string::npos;
+  });
+  EXPECT_EQ(waiting.last_checkpoint(), 0u);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the job must not run meanwhile
+  v1::Job still;
+  ASSERT_TRUE(Client()->Get(id, &still).ok());
+  EXPECT_EQ(still.state(), v1::QUEUED);
+  ASSERT_TRUE(cluster_->RestartShardServer(1).ok());
+  ExpectEqualToAnUninterruptedRun(id);
+  EXPECT_NE(Log("coordinator").find("half-committed"), std::string::npos)
+      << "nothing was discarded: the fault did not hit the window";
+}
+
+INSTANTIATE_TEST_SUITE_P(CommitWindow, ShardServerKilled,
+                         ::testing::Values("shard.commit.before_manifest",
+                                           "shard.commit.after_manifest"),
+                         LastComponent);
+
+TEST_F(FaultInjection, AHungShardServerBlocksNeitherTheApiNorTheJob) {
+  options_.fault_points["shard-server-0"] = "shard.commit.before_manifest=hang:1";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  // Wait until the server has stopped itself inside the commit.
+  for (int i = 0; i < 3000 && Log("shard-server-0").find("fault point") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_NE(Log("shard-server-0").find("fault point"), std::string::npos);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The coordinator's commit call is blocked on the frozen server; its API is not.
+  auto client = Client();
+  v1::Job job;
+  ASSERT_TRUE(client->Get(id, &job).ok());
+  EXPECT_EQ(job.last_checkpoint(), 0u);
+  v1::ListJobsResponse page;
+  ASSERT_TRUE(client->List(v1::JOB_STATE_UNSPECIFIED, 10, "", &page).ok());
+  EXPECT_EQ(page.jobs_size(), 1);
+  cluster_->shard_server(0).Signal(SIGCONT);
+  ExpectEqualToAnUninterruptedRun(id);
+}
+
+TEST_F(FaultInjection, ASubmitWhoseReadBackFailsStillQueuesItsJob) {
+  options_.fault_points["coordinator"] = "coordinator.submit.read_back=error:1";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  ASSERT_FALSE(id.empty());
+  const v1::Job done = WaitFor(id, Finished);
+  EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
+  EXPECT_NE(Log("coordinator").find("read-back failed"), std::string::npos);
+}
+
+TEST_F(FaultInjection, AWorkerSurvivesAnExceptionInEveryKindOfTask) {
+  std::string armed;
+  for (const char* kind :
+       {"TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT", "TASK_EVALUATE"}) {
+    armed += (armed.empty() ? "" : ",") + std::string("worker.task.") + kind + "=throw:1";
+  }
+  options_.fault_points["worker-0"] = armed;
+  options_.max_failures = 10;  // five injected failures, one per kind
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  const v1::Job done = WaitFor(id, Finished);
+  EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
+  EXPECT_GE(done.attempts(), 6u);
+  EXPECT_TRUE(cluster_->worker(0).running()) << "the worker died of an exception";
+  const std::string log = Log("worker-0");
+  for (const char* kind :
+       {"TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT", "TASK_EVALUATE"}) {
+    EXPECT_NE(log.find(std::string(kind) + " threw: fault point"), std::string::npos) << kind;
+  }
+}
+
+}  // namespace
+}  // namespace mw
