@@ -10,8 +10,13 @@
 // checkpoint is bit-identical to that of an uninterrupted run of the same spec.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <random>
 #include <sstream>
 
 #include "tests/support/cluster_test.h"
@@ -160,6 +165,96 @@ TEST_F(FaultInjection, AWorkerSurvivesAnExceptionInEveryKindOfTask) {
        {"TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT", "TASK_EVALUATE"}) {
     EXPECT_NE(log.find(std::string(kind) + " threw: fault point"), std::string::npos) << kind;
   }
+}
+
+// Trials per random-kill test: 20 in CI; MW_SOAK_TRIALS=N for a longer soak.
+int SoakTrials() {
+  const char* env = std::getenv("MW_SOAK_TRIALS");
+  return env != nullptr ? std::max(1, std::atoi(env)) : 20;
+}
+
+// A job of one epoch per trial and a few more, so that each trial lands in a fresh epoch.
+std::string SoakSpec(int epochs) {
+  return R"({"train_subset": 200, "test_subset": 100, "local_batch": 50, "top_k": 10,
+    "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0, "linear_probe": false, "seed": 5,
+    "epochs": )" +
+         std::to_string(epochs) + "}";
+}
+
+class RandomFaults : public FaultInjection {
+ protected:
+  // Runs `fault` `trials` times, each at a random instant of the soaked job (after its epoch's
+  // checkpoint phase began when `in_commit`), waiting for one more committed checkpoint
+  // between trials; then checks that it and the queued jobs complete, none FAILED, and its
+  // final checkpoint equals an uninterrupted run's, every committed checkpoint readable.
+  void Soak(int trials, bool in_commit, const std::function<void(std::mt19937&)>& fault) {
+    // A trial may miss the short checkpoint phase of an epoch and take the next one's.
+    const std::string spec = SoakSpec(trials + trials / 2 + 4);
+    ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+    const std::string id = Submit(spec.c_str());
+    const std::string queued[2] = {Submit(kSeededSpec), Submit(kSeededSpec)};
+    const unsigned seed = std::random_device()();
+    std::mt19937 random(seed);
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    uint64_t committed = 0;
+    int in_checkpoint = 0;
+    for (int trial = 0; trial < trials; ++trial) {
+      v1::Job job = WaitFor(
+          id,
+          [&](const v1::Job& j) {
+            return Finished(j) || (j.last_checkpoint() > committed && j.state() == v1::RUNNING &&
+                                   (!in_commit || j.phase() == v1::PHASE_CHECKPOINT));
+          },
+          std::chrono::milliseconds(10));
+      ASSERT_FALSE(Finished(job)) << "the job ended after " << trial << " trials: " << job.state()
+                                  << " " << job.failure();
+      committed = job.last_checkpoint();
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(random)));
+      v1::Job at;
+      if (Client()->Get(id, &at).ok() && at.phase() == v1::PHASE_CHECKPOINT) ++in_checkpoint;
+      fault(random);
+    }
+    std::printf("%d faults, %d of them inside a checkpoint phase\n", trials, in_checkpoint);
+    const v1::Job done = WaitFor(id, Finished);
+    ASSERT_EQ(done.state(), v1::COMPLETED) << done.failure();
+    for (const auto& other : queued) {
+      const v1::Job finished = WaitFor(other, Finished);
+      EXPECT_EQ(finished.state(), v1::COMPLETED) << finished.failure();
+    }
+    const auto final_checkpoint = done.last_checkpoint();
+    const std::string reference = Submit(spec.c_str());
+    const v1::Job uninterrupted = WaitFor(reference, Finished);
+    ASSERT_EQ(uninterrupted.state(), v1::COMPLETED) << uninterrupted.failure();
+    const auto expected = ReadCheckpoint(reference, uninterrupted.last_checkpoint(), 200);
+    const auto got = ReadCheckpoint(id, final_checkpoint, 200);
+    for (const char* tensor : {"classifier.weight", "classifier.momentum", "backbone"}) {
+      EXPECT_TRUE(got.at(tensor) == expected.at(tensor)) << tensor << " differs";
+    }
+  }
+};
+
+TEST_F(RandomFaults, CoordinatorKilledAtRandomInstantsLosesNothing) {
+  Soak(SoakTrials(), false, [&](std::mt19937&) {
+    cluster_->coordinator().Signal(SIGKILL);
+    ASSERT_TRUE(cluster_->RestartCoordinator().ok());
+  });
+}
+
+TEST_F(RandomFaults, ShardServersKilledOrStoppedDuringCommits) {
+  int round = 0;  // kill -9 and SIGSTOP by turns, SoakTrials() of each
+  Soak(2 * SoakTrials(), true, [&](std::mt19937& random) {
+    const int server = std::uniform_int_distribution<int>(0, 1)(random);
+    if (round++ % 2 == 0) {
+      cluster_->shard_server(server).Signal(SIGKILL);
+      ASSERT_TRUE(cluster_->RestartShardServer(server).ok());
+    } else {
+      cluster_->shard_server(server).Signal(SIGSTOP);
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(std::uniform_int_distribution<int>(100, 2000)(random)));
+      cluster_->shard_server(server).Signal(SIGCONT);
+    }
+  });
 }
 
 }  // namespace

@@ -42,17 +42,20 @@ class ClusterTest : public ::testing::Test {
     if (cluster_) cluster_->Stop();
     std::filesystem::remove_all(options_.dir);
   }
-  // Polls Get (a watch stream would break with the coordinator) until `done` holds.
+  // Polls Get (a watch stream would break with the coordinator) every `poll`, for up to 5
+  // minutes, until `done` holds.
   millionway::v1::Job WaitFor(const std::string& id,
-                              const std::function<bool(const millionway::v1::Job&)>& done) {
+                              const std::function<bool(const millionway::v1::Job&)>& done,
+                              std::chrono::milliseconds poll = std::chrono::milliseconds(100)) {
     millionway::v1::Job job;
-    for (int i = 0; i < 3000; ++i) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+    while (std::chrono::steady_clock::now() < end) {
       std::unique_ptr<JobClient> client;
       if (JobClient::Connect(cluster_->UserConnection(), &client).ok() &&
           client->Get(id, &job).ok() && done(job)) {
         return job;
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::this_thread::sleep_for(poll);
     }
     ADD_FAILURE() << "timed out waiting on " << id;
     return job;
