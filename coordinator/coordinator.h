@@ -2,17 +2,21 @@
 // workers and whether they are alive, forms gangs of W free workers for queued jobs (all or
 // nothing, in priority then submission order), and drives each running job through the
 // JobStateMachine by handing every gang member the same task and waiting for all W reports.
-// Checkpoints are committed on the shard servers here, once every rank's pieces are in, and
-// only then is progress written to the store. A lost worker, a failed task or a cancel stops
-// the gang; the job goes back to the queue and restarts from its last committed checkpoint,
-// on whatever W workers are free (rows are resharded on load), or ends FAILED after too many
-// attempts without progress. An elastic job (min_world_size < world_size) starts or restarts
+// Checkpoints are committed on the shard servers (CheckpointCommit), once every rank's pieces
+// are in, and only then is progress written to the store; a commit that did not reach the
+// store is discarded from every server before its job runs again. A lost worker, a failed task or a
+// cancel stops the gang; the job goes back to the queue and restarts from its last committed
+// checkpoint, on whatever W workers are free (rows are resharded on load), or ends FAILED after too
+// many attempts without progress. An elastic job (min_world_size < world_size) starts or restarts
 // short of workers rather than wait, and regangs at a checkpoint when its size should change.
 //
 // gRPC services call in from many threads; one mutex guards the in-memory state (the runs,
 // the workers and the queue of waiting jobs, a copy of the store's QUEUED rows kept in
 // scheduling order so the control loop never scans the database), and no network call is
 // made while holding it. Submits commit to the store before taking it.
+//
+// The methods live in one file per concept: coordinator.cc (creation, JobService),
+// coordinator_worker_registry.cc, coordinator_gang_scheduler.cc, coordinator_run_tasks.cc.
 #pragma once
 
 #include <chrono>
@@ -124,6 +128,8 @@ class Coordinator {
   Status PersistLocked(JobRecord* job);
   void BumpLocked(const std::string& job_id);
   void ExpireWorkersLocked();
+  // A worker is gone: the gang it was in, if any, is stopped (a failure, for `reason`).
+  void StopGangOfLocked(const Worker& worker, const std::string& reason);
   // After a checkpoint: whether the gang should restart at another size (outside the job's
   // range, or short while workers are free that no queued job waits for).
   bool ShouldRegangLocked(const Run& run);

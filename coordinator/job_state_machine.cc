@@ -101,4 +101,20 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
   return true;
 }
 
+JobPhase PhaseOf(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kStart:
+      return JobPhase::kPrior;
+    case TaskKind::kTopKRefresh:
+      return JobPhase::kTopKRefresh;
+    case TaskKind::kTrain:
+      return JobPhase::kTrain;
+    case TaskKind::kCheckpoint:
+      return JobPhase::kCheckpoint;
+    case TaskKind::kEvaluate:
+      return JobPhase::kEvaluate;
+  }
+  return JobPhase::kNone;
+}
+
 }  // namespace mw

@@ -49,4 +49,7 @@ class JobStateMachine {
                    int train_chunks_per_epoch = 1);
 };
 
+// The job phase a task of this kind puts the job in (what Get and the metrics show).
+JobPhase PhaseOf(TaskKind kind);
+
 }  // namespace mw

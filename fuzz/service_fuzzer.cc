@@ -65,7 +65,8 @@ Services* Start() {
   Check(mw::Authorizer::Create(open, false, &s->open));
   Check(mw::CheckpointStore::Open(s->dir + "/shards", &s->store));
   s->shard_metrics = std::make_unique<mw::ShardMetrics>(*s->metrics);
-  s->shard = std::make_unique<mw::ShardServiceImpl>(s->store.get(), s->shard_metrics.get(), s->open);
+  s->shard =
+      std::make_unique<mw::ShardServiceImpl>(s->store.get(), s->shard_metrics.get(), s->open);
   mw::ServerOptions server;
   int port = 0;
   Check(mw::StartServer(server, {s->shard.get()}, &s->shard_server, &port));
@@ -76,10 +77,9 @@ Services* Start() {
   options.metrics = s->coordinator_metrics.get();
   Check(mw::Coordinator::Create(options, &s->coordinator));
   s->jobs = std::make_unique<mw::JobServiceImpl>(s->coordinator.get(), s->open);
-  s->workers = std::make_unique<mw::WorkerServiceImpl>(
-      s->coordinator.get(), std::chrono::milliseconds(500), s->open);
-  Check(mw::StartServer(server, {s->jobs.get(), s->workers.get()}, &s->coordinator_server,
-                        &port));
+  s->workers = std::make_unique<mw::WorkerServiceImpl>(s->coordinator.get(),
+                                                       std::chrono::milliseconds(500), s->open);
+  Check(mw::StartServer(server, {s->jobs.get(), s->workers.get()}, &s->coordinator_server, &port));
   const std::string service = MW_FUZZ_SERVICE;
   s->channel = (service == "millionway.v1.ShardService" ? s->shard_server : s->coordinator_server)
                    ->InProcessChannel(grpc::ChannelArguments());

@@ -1,0 +1,122 @@
+// Coordinator, gang scheduling: queued jobs onto gangs of free workers (all or nothing, or
+// elastic), regangs at checkpoints, and the reconciliation of half-committed checkpoints that
+// must precede a job's next start; the control loop that drives them.
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+bool Coordinator::ShouldRegangLocked(const Run& run) {
+  const size_t size = run.gang.size();
+  if (size > run.job.world_size || size < MinWorldSize(run.job)) return true;
+  if (size == run.job.world_size || FreeWorkersLocked() == 0) return false;
+  // Growing takes free workers; a queued job has the first claim on them.
+  return queue_.empty();
+}
+
+void Coordinator::ScheduleLocked() {
+  // Runs whose gang was stopped are over (a re-queued job is in the queue already).
+  for (auto it = runs_.begin(); it != runs_.end();) {
+    it = it->second.gang.empty() ? runs_.erase(it) : std::next(it);
+  }
+  std::vector<std::string> free;
+  bool draining = false;
+  for (const auto& [id, w] : workers_) {
+    if (IsFree(w)) free.push_back(id);
+    draining |= w.draining;
+  }
+  for (auto it = queue_.begin(); it != queue_.end(); it = queue_.erase(it)) {
+    JobRecord job = it->second;
+    // Strict order: a job that does not fit holds back the ones behind it, so a large gang
+    // is not starved by a stream of small ones. An elastic job takes what is free, but not
+    // while workers are still leaving a gang: they are about to be free (a regang's own).
+    const size_t size = std::min<size_t>(free.size(), job.world_size);
+    if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
+    if (unreconciled_.count(job.id) || committing_.count(job.id)) break;
+    Run run;
+    run.gang.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
+    free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
+    job.state = JobState::kRunning;
+    ++job.attempts;
+    run.plan = JobStateMachine::Start(job);
+    job.phase = PhaseOf(run.plan.kind);
+    run.job = job;
+    run.started = std::chrono::steady_clock::now();
+    run.last_checkpoint_time = std::chrono::system_clock::now();
+    run.progress_at_start = Progress(job);
+    if (!PersistLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
+    for (const auto& id : run.gang) workers_.at(id).job = job.id;
+    Run& placed = runs_[job.id] = std::move(run);
+    std::string gang;
+    for (const auto& id : placed.gang) gang += (gang.empty() ? "" : ",") + workers_.at(id).name;
+    Log(LogLevel::kInfo, "job started on " + std::to_string(placed.gang.size()) + " workers",
+        {{"job_id", job.id},
+         {"attempt", std::to_string(job.attempts)},
+         {"checkpoint", std::to_string(job.last_checkpoint)},
+         {"gang", gang}});
+    SendLocked(placed);
+  }
+}
+
+void Coordinator::ReconcileLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    std::map<std::string, uint64_t> pending;  // job -> its last committed checkpoint
+    for (auto it = unreconciled_.begin(); it != unreconciled_.end();) {
+      JobRecord job;
+      if (committing_.count(*it)) {
+        ++it;
+      } else if (FindLocked(*it, &job)) {
+        pending[*it] = job.last_checkpoint;
+        ++it;
+      } else {
+        it = unreconciled_.erase(it);  // finished: it will not run again
+      }
+    }
+    if (pending.empty()) {
+      changed_.wait_for(lock, std::chrono::milliseconds(200));
+      continue;
+    }
+    lock.unlock();
+    std::map<std::string, Status> outcomes;
+    for (const auto& [id, last] : pending) {
+      int discarded = 0;
+      outcomes[id] = commit_->Discard(id, last, &discarded);
+      if (discarded > 0) {
+        Log(LogLevel::kWarning,
+            "discarded " + std::to_string(discarded) + " half-committed checkpoint(s) newer than " +
+                std::to_string(last),
+            {{"job_id", id}});
+      }
+    }
+    lock.lock();
+    bool failed = false;
+    for (const auto& [id, outcome] : outcomes) {
+      if (outcome.ok()) {
+        unreconciled_.erase(id);
+      } else {
+        failed = true;
+        Log(LogLevel::kWarning, "cannot reconcile checkpoints yet: " + outcome.ToString(),
+            {{"job_id", id}});
+      }
+    }
+    changed_.notify_all();
+    if (failed) changed_.wait_for(lock, std::chrono::seconds(1));
+  }
+}
+
+void Coordinator::ControlLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    ExpireWorkersLocked();
+    ScheduleLocked();
+    changed_.wait_for(lock, std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace mw

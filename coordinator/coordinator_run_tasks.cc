@@ -1,0 +1,217 @@
+// Coordinator, a run's tasks: fan-out of each planned task to every rank of the gang, fan-in
+// of their reports (committing a checkpoint once all ranks wrote their pieces), and stopping a
+// gang.
+#include "coordinator/coordinator.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "millionway/v1/job.pb.h"
+
+namespace mw {
+
+namespace v1 = millionway::v1;
+
+namespace {
+
+v1::TaskKind ProtoKind(TaskKind kind) {
+  switch (kind) {
+    case TaskKind::kStart:
+      return v1::TASK_START;
+    case TaskKind::kTopKRefresh:
+      return v1::TASK_TOPK_REFRESH;
+    case TaskKind::kTrain:
+      return v1::TASK_TRAIN;
+    case TaskKind::kCheckpoint:
+      return v1::TASK_CHECKPOINT;
+    case TaskKind::kEvaluate:
+      return v1::TASK_EVALUATE;
+  }
+  return v1::TASK_KIND_UNSPECIFIED;
+}
+
+}  // namespace
+
+Status Coordinator::Report(const v1::TaskReport& report) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const auto worker = workers_.find(report.worker_id());
+  if (worker == workers_.end()) {
+    return Status::NotFound("worker " + report.worker_id() + " is not registered");
+  }
+  worker->second.leaving |= report.leaving();
+  if (worker->second.draining && report.task_id() == worker->second.stop_task) {
+    // It has left its old gang (a collective blocked on a dead peer can take a while): only
+    // now may it join a new one, or the new gang's rendezvous would wait for it in vain.
+    worker->second.draining = false;
+    changed_.notify_all();
+    return Status::Ok();
+  }
+  const auto found = runs_.find(worker->second.job);
+  if (found == runs_.end() || found->second.task_id != report.task_id()) {
+    return Status::Ok();  // a report for a task whose gang is gone: nothing to do
+  }
+  Run& run = found->second;
+  if (!report.ok()) {
+    StopRunLocked(run, "worker " + worker->second.name + ": " + report.error(),
+                  StopCause::kFailure);
+    return Status::Ok();
+  }
+  const auto rank = static_cast<uint32_t>(
+      std::find(run.gang.begin(), run.gang.end(), report.worker_id()) - run.gang.begin());
+  run.reports[rank] = report;
+  if (run.reports.size() < run.gang.size() || run.committing) return Status::Ok();
+
+  TaskOutcome outcome;
+  const v1::TaskReport& lead = run.reports.at(0);
+  outcome.mean_loss = lead.mean_loss();
+  outcome.steps_per_epoch = lead.steps_per_epoch();
+  outcome.knn_top1 = lead.knn_top1();
+  outcome.linear_top1 = lead.linear_top1();
+  const std::string job_id = run.job.id;
+  const std::string task_id = run.task_id;
+  if (run.plan.kind == TaskKind::kCheckpoint) {
+    // Commit outside the lock; the run may be stopped meanwhile, which the task id tells.
+    run.committing = true;
+    committing_.insert(job_id);
+    const auto reports = run.reports;
+    const uint64_t checkpoint = run.plan.checkpoint;
+    lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
+    const Status committed =
+        commit_->Commit(job_id, checkpoint, reports, options_.keep_last_checkpoints);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    lock.lock();
+    committing_.erase(job_id);
+    const auto again = runs_.find(job_id);
+    if (again == runs_.end() || again->second.task_id != task_id || !committed.ok()) {
+      // Some servers may hold the checkpoint the job will not record: discard it first.
+      unreconciled_.insert(job_id);
+      changed_.notify_all();
+    }
+    if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
+    again->second.committing = false;
+    if (!committed.ok()) {
+      StopRunLocked(again->second, "checkpoint commit failed: " + committed.message(),
+                    StopCause::kFailure);
+      return Status::Ok();
+    }
+    metrics_->CheckpointCommitted(seconds);
+    again->second.last_checkpoint_time = std::chrono::system_clock::now();
+    again->second.job.failures = 0;  // progress made
+    again->second.job.checkpoint_world_size = static_cast<uint32_t>(again->second.gang.size());
+  }
+  Run& current = runs_.at(job_id);
+  TaskPlan next;
+  const bool more = JobStateMachine::Next(&current.job, current.plan, outcome, &next,
+                                          options_.train_chunks_per_epoch);
+  if (!more) {
+    current.job.state = JobState::kCompleted;
+    current.job.phase = JobPhase::kNone;
+    current.job.failure.clear();
+    JobRecord finished = current.job;
+    ReleaseGangLocked(current, true);
+    runs_.erase(job_id);
+    MW_RETURN_IF_ERROR(PersistLocked(&finished));
+    FinishedLocked(finished);
+    return Status::Ok();
+  }
+  if (const Worker* leaving = LeavingMemberLocked(current)) {
+    // Save where the gang stands (unless the epoch's own checkpoint is next), then stop:
+    // the job resumes from there without the leaving worker, and it was no failure.
+    TaskPlan save;
+    if (next.kind != TaskKind::kCheckpoint) {
+      if (!JobStateMachine::CheckpointNow(current.job, &save)) {
+        StopRunLocked(current, "worker " + leaving->name + " left (SIGTERM)", StopCause::kLeaving);
+        return Status::Ok();
+      }
+      next = save;
+    }
+  } else if (current.plan.kind == TaskKind::kCheckpoint && next.kind != TaskKind::kEvaluate &&
+             ShouldRegangLocked(current)) {
+    const std::string reason =
+        "regang: " + std::to_string(current.gang.size()) + " workers, the job asks for " +
+        std::to_string(MinWorldSize(current.job)) + ".." + std::to_string(current.job.world_size);
+    StopRunLocked(current, reason, StopCause::kRegang);  // persists progress; re-queues
+    return Status::Ok();
+  }
+  current.plan = next;
+  current.job.phase = PhaseOf(next.kind);
+  MW_RETURN_IF_ERROR(PersistLocked(&current.job));
+  SendLocked(current);
+  return Status::Ok();
+}
+
+void Coordinator::SendLocked(Run& run) {
+  run.task_id =
+      run.job.id + "/" + std::to_string(run.job.attempts) + "/" + std::to_string(next_task_++);
+  run.reports.clear();
+  const std::string rendezvous = workers_.at(run.gang[0]).rendezvous;
+  for (size_t rank = 0; rank < run.gang.size(); ++rank) {
+    v1::Task task;
+    task.set_task_id(run.task_id);
+    task.set_kind(ProtoKind(run.plan.kind));
+    task.set_job_id(run.job.id);
+    task.set_attempt(run.job.attempts);
+    task.set_rank(static_cast<uint32_t>(rank));
+    task.set_world_size(static_cast<uint32_t>(run.gang.size()));
+    task.set_rendezvous(rendezvous);
+    task.set_spec_json(run.job.spec_json);
+    task.set_epoch(run.plan.epoch);
+    task.set_first_step(run.plan.first_step);
+    task.set_last_step(run.plan.last_step);
+    task.set_checkpoint(run.plan.checkpoint);
+    task.set_checkpoint_world_size(run.job.checkpoint_world_size);
+    for (const auto& address : options_.shard_servers) task.add_shard_servers(address);
+    workers_.at(run.gang[rank]).queue.push_back(task);
+  }
+  changed_.notify_all();
+}
+
+void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
+  for (const auto& id : run.gang) {
+    const auto it = workers_.find(id);
+    if (it == workers_.end()) continue;
+    it->second.job.clear();
+    it->second.queue.clear();
+    if (tell_workers) {
+      v1::Task stop;
+      stop.set_kind(v1::TASK_STOP);
+      stop.set_job_id(run.job.id);
+      stop.set_task_id(run.job.id + "/stop/" + std::to_string(next_task_++));
+      it->second.queue.push_back(stop);
+      it->second.draining = true;
+      it->second.stop_task = stop.task_id();
+    }
+  }
+  run.gang.clear();
+  changed_.notify_all();
+}
+
+void Coordinator::StopRunLocked(Run& run, const std::string& reason, StopCause cause) {
+  static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel"};
+  metrics_->GangStopped(kCauses[static_cast<int>(cause)]);
+  Log(cause == StopCause::kFailure ? LogLevel::kWarning : LogLevel::kInfo,
+      "gang stopped: " + reason,
+      {{"job_id", run.job.id}, {"cause", kCauses[static_cast<int>(cause)]}});
+  ReleaseGangLocked(run, true);
+  run.task_id.clear();
+  JobRecord& job = run.job;
+  job.failure = reason;
+  job.phase = JobPhase::kNone;
+  if (cause == StopCause::kFailure) ++job.failures;
+  if (job.cancel_requested) {
+    job.state = JobState::kCancelled;
+  } else if (job.failures >= options_.max_failures) {
+    job.state = JobState::kFailed;
+    job.failure = "failed " + std::to_string(job.failures) + " times in a row; last: " + reason;
+  } else {
+    job.state = JobState::kQueued;
+  }
+  PersistLocked(&job);
+  if (job.state == JobState::kQueued) EnqueueLocked(job);
+  if (job.state == JobState::kFailed) FinishedLocked(job);
+  // The caller erases finished runs it holds; queued ones are dropped by the control loop.
+}
+
+}  // namespace mw
