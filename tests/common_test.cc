@@ -1,5 +1,11 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "common/durable_file.h"
+#include "common/random_token.h"
 #include "common/row_partition.h"
 #include "common/status.h"
 
@@ -35,6 +41,44 @@ TEST(Status, CarriesCodeAndAnnotatedMessage) {
   EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(s.ToString(), "INVALID_ARGUMENT: job 7: top_k = 40");
   EXPECT_TRUE(Status::Ok().Annotate("x").ok());
+}
+
+TEST(DurableFile, WritesAtomicallyReadsRangesAndNamesWhatFailed) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("mw_durable_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "state").string();
+  ASSERT_TRUE(WriteFileAtomically(path, "first").ok());
+  ASSERT_TRUE(WriteFileAtomically(path, "second version").ok());  // replaces it whole
+  std::string text;
+  ASSERT_TRUE(ReadFile(path, &text).ok());
+  EXPECT_EQ(text, "second version");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));  // nothing half-written is left
+  ASSERT_TRUE(ReadFileRange(path, 7, 7, &text).ok());
+  EXPECT_EQ(text, "version");
+  const Status short_read = ReadFileRange(path, 10, 20, &text);
+  EXPECT_EQ(short_read.code(), Status::Code::kDataLoss);
+  EXPECT_NE(short_read.message().find(path), std::string::npos) << short_read.message();
+  const Status missing = ReadFile((dir / "absent").string(), &text);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("absent"), std::string::npos) << missing.message();
+  WritableFile file;
+  ASSERT_TRUE(WritableFile::Create((dir / "pieces").string(), &file).ok());
+  ASSERT_TRUE(file.Append("ab", 2).ok());
+  ASSERT_TRUE(file.Append("cd", 2).ok());
+  ASSERT_TRUE(file.SyncAndClose().ok());
+  ASSERT_TRUE(ReadFile((dir / "pieces").string(), &text).ok());
+  EXPECT_EQ(text, "abcd");
+  EXPECT_TRUE(SyncDirectory(dir.string()).ok());
+  EXPECT_FALSE(WriteFileAtomically((dir / "no" / "such" / "dir").string(), "x").ok());
+  std::filesystem::remove_all(dir);
+}
+
+TEST(RandomHex, IsHexOfTheAskedLengthAndDoesNotRepeat) {
+  const std::string a = RandomHex(16), b = RandomHex(16);
+  EXPECT_EQ(a.size(), 32u);
+  EXPECT_EQ(a.find_first_not_of("0123456789abcdef"), std::string::npos) << a;
+  EXPECT_NE(a, b);
 }
 
 }  // namespace
