@@ -27,6 +27,13 @@ namespace v1 = millionway::v1;
 
 using ServiceFailure = ClusterTest;
 
+// kNN top-1 above the random-init network's on the same images (measured with `mwctl train`
+// and evaluate_before_training): 0.367 for kThreeEpochSpec's 600/300 images (trained: 0.447),
+// 0.380 for the elastic test's 400/200 (trained: 0.480 at W = 2, 0.505 at W = 1). A job that
+// learned nothing fails these.
+constexpr double kLearnedKnn = 0.40;
+constexpr double kLearnedKnnElastic = 0.41;
+
 TEST_F(ServiceFailure, KillNineOfAWorkerResumesFromTheLastCheckpoint) {
   options_.workers = 3;  // a gang of 2 and a spare
   ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
@@ -40,7 +47,7 @@ TEST_F(ServiceFailure, KillNineOfAWorkerResumesFromTheLastCheckpoint) {
   EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
   EXPECT_EQ(done.epoch(), 3u);
   EXPECT_GE(done.attempts(), 2u);
-  EXPECT_GT(done.last_evaluation().knn_top1(), 0.3);
+  EXPECT_GT(done.last_evaluation().knn_top1(), kLearnedKnn);
 }
 
 TEST_F(ServiceFailure, ResumedRunsEqualAnUninterruptedRun) {
@@ -147,7 +154,7 @@ TEST_F(ServiceFailure, AnElasticJobRegangsAtCheckpoints) {
   EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
   EXPECT_EQ(done.epoch(), 4u);
   EXPECT_GT(done.attempts(), attempts);
-  EXPECT_GT(done.last_evaluation().knn_top1(), 0.3);
+  EXPECT_GT(done.last_evaluation().knn_top1(), kLearnedKnnElastic);
 }
 
 TEST_F(ServiceFailure, KillNineOfTheCoordinatorLosesNothing) {

@@ -58,8 +58,11 @@ TEST(Service, JobRunsToCompletedWithFiguresInWatch) {
   EXPECT_EQ(last.state(), v1::COMPLETED) << last.failure();
   EXPECT_EQ(last.epoch(), 2u);
   EXPECT_EQ(last.last_checkpoint(), 2u);
-  EXPECT_GT(last.last_evaluation().knn_top1(), 0.3);
-  EXPECT_GT(last.last_evaluation().linear_top1(), 0.3);
+  // Above what the random-init network scores on these images (kNN 0.367, linear 0.613 by
+  // `mwctl train` with evaluate_before_training; this job reaches 0.420 / 0.690), so a job that
+  // learned nothing fails.
+  EXPECT_GT(last.last_evaluation().knn_top1(), 0.39);
+  EXPECT_GT(last.last_evaluation().linear_top1(), 0.65);
   EXPECT_DOUBLE_EQ(last.progress(), 1.0);
   bool saw_running = false, saw_loss = false;
   for (const auto& u : updates) {
