@@ -146,6 +146,17 @@ TEST_F(FaultInjection, ASubmitWhoseReadBackFailsStillQueuesItsJob) {
   EXPECT_NE(Log("coordinator").find("read-back failed"), std::string::npos);
 }
 
+TEST_F(FaultInjection, AJobTooLargeForItsWorkersEndsFailedSayingWhy) {
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  // 2^31 - 1 instances at d = 4096: ~32 TiB of classifier per rank at W = 2.
+  const std::string id = Submit(R"({"dataset": "synthetic", "synthetic_size": 2147483647,
+    "dim": 4096, "epochs": 1})");
+  const v1::Job done = WaitFor(id, Finished);
+  EXPECT_EQ(done.state(), v1::FAILED);
+  EXPECT_NE(done.failure().find("classifier share needs"), std::string::npos) << done.failure();
+  for (int w = 0; w < 2; ++w) EXPECT_TRUE(cluster_->worker(w).running()) << "worker " << w;
+}
+
 TEST_F(FaultInjection, AWorkerSurvivesAnExceptionInEveryKindOfTask) {
   std::string armed;
   for (const char* kind :

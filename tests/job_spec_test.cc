@@ -12,6 +12,7 @@
 
 #include "common/process_group.h"
 #include "common/yaml_to_json.h"
+#include "worker/classifier/classifier_memory.h"
 #include "worker/training/job_spec.h"
 
 namespace mw {
@@ -67,6 +68,20 @@ TEST(JobSpec, EveryNumberIsBoundedAndFieldsFollowTheDataset) {
                   .ok());
   spec.ResolveLearningRates(4096);
   EXPECT_TRUE(std::isfinite(spec.trainer.lr));
+}
+
+TEST(ClassifierMemory, ImageNet21KOnSixtyFourRanks) {
+  ClassifierConfig c;  // the paper's: d = 128, k = 100; chunks of 1024, 1 GiB of logit cache
+  c.num_classes = 14200000;
+  const ClassifierMemory m = EstimateClassifierMemory(c, 64, 4096);
+  EXPECT_EQ(m.rows, 221875);
+  EXPECT_EQ(m.weights, 221875LL * 128 * 4);  // 114 MB
+  EXPECT_EQ(m.momentum, m.weights);
+  EXPECT_EQ(m.neighbors, 221875LL * 100 * 8);
+  EXPECT_EQ(m.logits, 2LL * 4096 * 1024 * 4 + (1LL << 30));  // a block, its gradient, cache
+  c.logit_cache_bytes = -1;  // every block kept: B x |C_r|, the paper's 3.6 GB
+  EXPECT_EQ(EstimateClassifierMemory(c, 64, 4096).logits,
+            2LL * 4096 * 1024 * 4 + 4096LL * 221875 * 4);
 }
 
 TEST(JobSpec, EachInvalidFieldIsNamed) {

@@ -8,12 +8,14 @@
 #include <thread>
 
 #include "common/fault_points.h"
+#include "common/host_memory.h"
 #include "common/log.h"
 #include "common/rpc/grpc_status.h"
 #include "millionway/v1/worker.grpc.pb.h"
 #include "shard_server/piece_proto.h"
 #include "worker/agent/worker_metrics.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
+#include "worker/classifier/classifier_memory.h"
 #include "worker/comm/gloo_communicator.h"
 #include "worker/comm/timed_communicator.h"
 #include "worker/training/evaluation.h"
@@ -52,6 +54,25 @@ Status SplitHostPort(const std::string& address, std::string* host, int* port) {
     return Status::InvalidArgument(address + ": bad port");
   }
   return Status::Ok();
+}
+
+// A job whose classifier share cannot fit is refused before anything is allocated, with the
+// arithmetic in the message: the task fails, the job ends FAILED saying why, and the worker
+// lives on (rather than being killed by the kernel or the kubelet mid-job). Every rank
+// computes the same figure, so the whole gang refuses at once.
+Status CheckMemory(const JobSpec& spec, int64_t rows, uint32_t world_size) {
+  ClassifierConfig classifier = spec.trainer.classifier;
+  classifier.num_classes = rows;
+  const int64_t global_batch = 2 * spec.trainer.local_batch * static_cast<int64_t>(world_size);
+  const ClassifierMemory need =
+      EstimateClassifierMemory(classifier, static_cast<int>(world_size), global_batch);
+  const int64_t usable = UsableMemoryBytes();
+  if (need.total() <= usable / 10 * 9) return Status::Ok();
+  return Status::ResourceExhausted(
+      "the job's classifier share needs " + need.ToString() +
+      " per rank (N = " + std::to_string(rows) + ", d = " + std::to_string(classifier.dim) +
+      ", W = " + std::to_string(world_size) + "); this worker may use " +
+      std::to_string(usable >> 20) + " MiB: use more workers or a smaller dim");
 }
 
 }  // namespace
@@ -205,6 +226,9 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     job->attempt = task.attempt();
     MW_RETURN_IF_ERROR(ParseJobSpec(task.spec_json(), "job " + task.job_id(), &job->spec));
     job->spec.ResolveLearningRates(static_cast<int>(task.world_size()));
+    MW_RETURN_IF_ERROR(
+        OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
+    MW_RETURN_IF_ERROR(CheckMemory(job->spec, job->train->size(), task.world_size()));
     GlooOptions gloo;
     gloo.rank = static_cast<int>(task.rank());
     gloo.world_size = static_cast<int>(task.world_size());
@@ -220,8 +244,6 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     job->timed = timed.get();
     job->comm = std::move(timed);
     options_.metrics->Join(task.job_id(), static_cast<int>(task.rank()));
-    MW_RETURN_IF_ERROR(
-        OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
     MW_RETURN_IF_ERROR(
         Trainer::Create(job->spec.trainer, job->comm.get(), job->train.get(), &job->trainer));
     for (const auto& address : task.shard_servers()) {

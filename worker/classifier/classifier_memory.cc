@@ -1,0 +1,41 @@
+#include "worker/classifier/classifier_memory.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace mw {
+
+namespace {
+
+std::string GiB(int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f", static_cast<double>(bytes) / (1 << 30));
+  return text;
+}
+
+}  // namespace
+
+std::string ClassifierMemory::ToString() const {
+  return GiB(total()) + " GiB (weights " + GiB(weights) + ", momentum " + GiB(momentum) +
+         ", top-k table " + GiB(neighbors) + ", logits " + GiB(logits) + ")";
+}
+
+ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int world_size,
+                                          int64_t global_batch) {
+  constexpr int64_t kFloat = 4, kId = 8;
+  ClassifierMemory m;
+  const int64_t w = std::max(1, world_size);
+  m.rows = (config.num_classes + w - 1) / w;
+  m.weights = m.rows * config.dim * kFloat;
+  m.momentum = m.weights;
+  m.neighbors = m.rows * config.top_k * kId;
+  const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;
+  const int64_t all_blocks = global_batch * m.rows * kFloat;
+  const int64_t cache = config.logit_cache_bytes < 0
+                            ? all_blocks
+                            : std::min<int64_t>(config.logit_cache_bytes, all_blocks);
+  m.logits = 2 * global_batch * chunk * kFloat + cache;
+  return m;
+}
+
+}  // namespace mw

@@ -1,0 +1,27 @@
+// What one rank's share of the classifier holds in memory, from its configuration alone (no
+// LibTorch): the arithmetic behind the sizing tables in the docs and behind a worker's refusal
+// of a job that cannot fit, before it allocates anything.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "worker/classifier/classifier_config.h"
+
+namespace mw {
+
+struct ClassifierMemory {
+  int64_t rows = 0;       // ceil(N / W): the largest shard
+  int64_t weights = 0;    // rows x d x 4 B
+  int64_t momentum = 0;   // as much again
+  int64_t neighbors = 0;  // the epoch's top-k table for the rank's rows: rows x k x 8 B
+  int64_t logits = 0;     // B x chunk x 4 B for a block and its gradient, plus the cache
+  int64_t total() const { return weights + momentum + neighbors + logits; }
+  std::string ToString() const;  // "12.3 GiB (weights 6.1, momentum 6.1, ...)"
+};
+
+// `global_batch`: samples per step over all ranks (2 views x local batch x W).
+ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int world_size,
+                                          int64_t global_batch);
+
+}  // namespace mw
