@@ -86,9 +86,11 @@ Status LocalCluster::StartShardServer(int i, const std::string& listen) {
                      &shard_addresses_[static_cast<size_t>(i)]);
 }
 
-Status LocalCluster::RestartShardServer(int i) {
+Status LocalCluster::RestartShardServer(int i, const std::string& fault_points) {
   shards_[static_cast<size_t>(i)].Wait(std::chrono::seconds(10));
-  options_.fault_points.erase("shard-server-" + std::to_string(i));
+  const std::string name = "shard-server-" + std::to_string(i);
+  options_.fault_points.erase(name);
+  if (!fault_points.empty()) options_.fault_points[name] = fault_points;
   const std::string listen = shard_addresses_[static_cast<size_t>(i)];
   return StartShardServer(i, listen);
 }

@@ -57,7 +57,8 @@ class LocalCluster {
   ChildProcess& shard_server(int i) { return shards_[static_cast<size_t>(i)]; }
   Status RestartCoordinator();
   Status RestartWorker(int i);
-  Status RestartShardServer(int i);  // on its old port and data
+  // On its old port and data; armed with `fault_points` (MW_FAULT_POINTS), else none.
+  Status RestartShardServer(int i, const std::string& fault_points = "");
 
  private:
   // Starts `program` with --listen 127.0.0.1:0 --port-file and waits for the port.
