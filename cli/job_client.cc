@@ -2,11 +2,24 @@
 
 #include <grpcpp/client_context.h>
 
+#include <chrono>
+
 #include "common/rpc/grpc_status.h"
 
 namespace mw {
 
 namespace v1 = millionway::v1;
+
+namespace {
+
+// Every unary call ends within this, so a coordinator that hangs cannot hang mwctl.
+constexpr auto kCallDeadline = std::chrono::seconds(30);
+
+void SetDeadline(grpc::ClientContext* context, std::chrono::seconds after) {
+  context->set_deadline(std::chrono::system_clock::now() + after);
+}
+
+}  // namespace
 
 Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out) {
   std::shared_ptr<grpc::Channel> channel;
@@ -20,6 +33,7 @@ Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobC
 Status JobClient::Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
                          int32_t priority, v1::Job* out, uint32_t min_world_size) {
   grpc::ClientContext context;
+  SetDeadline(&context, kCallDeadline);
   v1::SubmitJobRequest request;
   request.set_name(name);
   request.set_spec_json(spec_json);
@@ -34,6 +48,7 @@ Status JobClient::Submit(const std::string& name, const std::string& spec_json, 
 
 Status JobClient::Get(const std::string& id, v1::Job* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, kCallDeadline);
   v1::GetJobRequest request;
   request.set_id(id);
   return FromGrpc(stub_->Get(&context, request, out));
@@ -42,6 +57,7 @@ Status JobClient::Get(const std::string& id, v1::Job* out) {
 Status JobClient::List(v1::JobState state, uint32_t page_size, const std::string& page_token,
                        v1::ListJobsResponse* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, kCallDeadline);
   v1::ListJobsRequest request;
   request.set_state(state);
   request.set_page_size(page_size);
@@ -51,6 +67,7 @@ Status JobClient::List(v1::JobState state, uint32_t page_size, const std::string
 
 Status JobClient::Cancel(const std::string& id, v1::Job* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, kCallDeadline);
   v1::CancelJobRequest request;
   request.set_id(id);
   return FromGrpc(stub_->Cancel(&context, request, out));
@@ -59,6 +76,7 @@ Status JobClient::Cancel(const std::string& id, v1::Job* out) {
 Status JobClient::Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
                         v1::Job* out) {
   grpc::ClientContext context;
+  SetDeadline(&context, kCallDeadline);
   v1::ScaleJobRequest request;
   request.set_id(id);
   request.set_world_size(world_size);
@@ -66,9 +84,10 @@ Status JobClient::Scale(const std::string& id, uint32_t world_size, uint32_t min
   return FromGrpc(stub_->Scale(&context, request, out));
 }
 
-Status JobClient::Watch(const std::string& id,
-                        const std::function<void(const v1::Job&)>& on_update) {
+Status JobClient::Watch(const std::string& id, const std::function<void(const v1::Job&)>& on_update,
+                        std::chrono::seconds deadline) {
   grpc::ClientContext context;
+  if (deadline.count() > 0) SetDeadline(&context, deadline);
   v1::WatchJobRequest request;
   request.set_id(id);
   auto reader = stub_->Watch(&context, request);

@@ -4,6 +4,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,8 +30,10 @@ class JobClient {
   Status Scale(const std::string& id, uint32_t world_size, uint32_t min_world_size,
                millionway::v1::Job* out);
   // Calls on_update for every state the server streams, until the job ends.
+  // Until the job ends (or `deadline`, when given, passes). Unary calls end within 30 s.
   Status Watch(const std::string& id,
-               const std::function<void(const millionway::v1::Job&)>& on_update);
+               const std::function<void(const millionway::v1::Job&)>& on_update,
+               std::chrono::seconds deadline = std::chrono::seconds(0));
 
  private:
   std::unique_ptr<millionway::v1::JobService::Stub> stub_;

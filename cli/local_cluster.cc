@@ -159,7 +159,9 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
                                    "--heartbeat-timeout-ms",
                                    std::to_string(options_.heartbeat_timeout_ms),
                                    "--max-failures",
-                                   std::to_string(options_.max_failures)};
+                                   std::to_string(options_.max_failures),
+                                   "--task-timeout-s",
+                                   std::to_string(options_.task_timeout_s)};
   args.insert(args.end(), {"--auth-dir", auth_dir()});
   if (!options_.tls_ca.empty()) {
     const auto tls = ServerTlsArgs();

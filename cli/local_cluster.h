@@ -25,7 +25,8 @@ struct LocalClusterOptions {
   int workers = 2;
   int threads_per_worker = 1;
   int heartbeat_timeout_ms = 5000;
-  int max_failures = 3;  // the coordinator's --max-failures
+  int max_failures = 3;       // the coordinator's --max-failures
+  int task_timeout_s = 3600;  // and --task-timeout-s
   int collective_timeout_s = 60;
   std::string token_file;  // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate

@@ -16,6 +16,7 @@ Status Errno(const std::string& what, const std::string& path) {
   const int error = errno;
   const std::string message = path + ": " + what + ": " + std::strerror(error);
   if (error == ENOENT) return Status::NotFound(message);
+  if (error == ENOSPC || error == EDQUOT) return Status::ResourceExhausted(message);
   return Status::Internal(message);
 }
 

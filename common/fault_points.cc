@@ -8,6 +8,7 @@
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "common/log.h"
 
@@ -68,6 +69,7 @@ Status FaultPoint(const std::string& name) {
   if (action == "crash") ::kill(::getpid(), SIGKILL);
   if (action == "hang") ::kill(::getpid(), SIGSTOP);
   if (action == "throw") throw std::runtime_error("fault point " + name);
+  while (action == "block") std::this_thread::sleep_for(std::chrono::hours(1));
   return Status::Internal("fault point " + name);
 }
 

@@ -48,6 +48,9 @@ struct CoordinatorOptions {
   std::chrono::milliseconds heartbeat_timeout{5000};
   uint32_t keep_last_checkpoints = 2;
   uint32_t max_failures = 3;  // consecutive attempts without a committed checkpoint
+  // A task not reported by every rank within this stops the gang (a rank alive, heartbeating,
+  // but stuck: a deadlock, a hung disk), as a failure.
+  std::chrono::seconds task_timeout{3600};
   int train_chunks_per_epoch = 4;
   ConnectionOptions shard_connection;  // TLS and token towards the shard servers (address unused)
   CoordinatorMetrics* metrics = nullptr;  // required
@@ -107,6 +110,7 @@ class Coordinator {
     std::string task_id;
     std::map<uint32_t, millionway::v1::TaskReport> reports;
     std::chrono::steady_clock::time_point started;
+    std::chrono::steady_clock::time_point task_sent;  // of the task in hand
     double progress_at_start = 0;
     bool committing = false;
     // The last commit, or the gang's start before one: what "no checkpoint for too long"
@@ -128,6 +132,8 @@ class Coordinator {
   Status PersistLocked(JobRecord* job);
   void BumpLocked(const std::string& job_id);
   void ExpireWorkersLocked();
+  // Stops gangs whose task has outlived options_.task_timeout.
+  void ExpireTasksLocked();
   // A worker is gone: the gang it was in, if any, is stopped (a failure, for `reason`).
   void StopGangOfLocked(const Worker& worker, const std::string& reason);
   // After a checkpoint: whether the gang should restart at another size (outside the job's

@@ -114,6 +114,7 @@ void Coordinator::ControlLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     ExpireWorkersLocked();
+    ExpireTasksLocked();
     ScheduleLocked();
     changed_.wait_for(lock, std::chrono::milliseconds(200));
   }

@@ -143,6 +143,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
 }
 
 void Coordinator::SendLocked(Run& run) {
+  run.task_sent = std::chrono::steady_clock::now();
   run.task_id =
       run.job.id + "/" + std::to_string(run.job.attempts) + "/" + std::to_string(next_task_++);
   run.reports.clear();
@@ -212,6 +213,25 @@ void Coordinator::StopRunLocked(Run& run, const std::string& reason, StopCause c
   if (job.state == JobState::kQueued) EnqueueLocked(job);
   if (job.state == JobState::kFailed) FinishedLocked(job);
   // The caller erases finished runs it holds; queued ones are dropped by the control loop.
+}
+
+void Coordinator::ExpireTasksLocked() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [id, run] : runs_) {
+    if (run.gang.empty() || run.committing || run.task_id.empty()) continue;
+    if (now - run.task_sent <= options_.task_timeout) continue;
+    std::string silent;
+    for (size_t rank = 0; rank < run.gang.size(); ++rank) {
+      if (run.reports.count(static_cast<uint32_t>(rank)) == 0) {
+        silent += (silent.empty() ? "" : ",") + std::to_string(rank);
+      }
+    }
+    StopRunLocked(run,
+                  "task " + run.task_id + " passed its deadline of " +
+                      std::to_string(options_.task_timeout.count()) +
+                      " s without a report from rank(s) " + silent,
+                  StopCause::kFailure);
+  }
 }
 
 }  // namespace mw

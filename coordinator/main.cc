@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   mw::ObservabilityOptions observability;
   mw::CoordinatorOptions options;
   std::string shard_servers;
-  int heartbeat_ms = 500, heartbeat_timeout_ms = 5000;
+  int heartbeat_ms = 500, heartbeat_timeout_ms = 5000, task_timeout_s = 3600;
   CLI::App app{"millionway coordinator"};
   mw::AddServerFlags(app, &server);
   mw::AddObservabilityFlags(app, &observability);
@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
       ->envname("MW_MAX_FAILURES");
   app.add_option("--heartbeat-ms", heartbeat_ms, "how often workers heartbeat")
       ->envname("MW_HEARTBEAT_MS");
+  app.add_option("--task-timeout-s", task_timeout_s,
+                 "a task every rank has not reported within this stops the gang (a failure)")
+      ->envname("MW_TASK_TIMEOUT_S")
+      ->check(CLI::Range(1, 7 * 24 * 3600));
   app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms,
                  "silence after which a worker counts as lost")
       ->envname("MW_HEARTBEAT_TIMEOUT_MS");
@@ -61,6 +65,7 @@ int main(int argc, char** argv) {
   options.shard_connection.tls_key = options.shard_connection.tls_ca.empty() ? "" : server.tls.key;
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
+  options.task_timeout = std::chrono::seconds(task_timeout_s);
   mw::Authorizer auth;
   s = mw::MakeAuthorizer(server, &auth);
   if (s.ok() && !server.auth.token_dir.empty()) {

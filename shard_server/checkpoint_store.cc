@@ -1,5 +1,7 @@
 #include "shard_server/checkpoint_store.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -95,11 +97,12 @@ bool SamePieces(const std::vector<PieceRecord>& a, const std::vector<PieceRecord
 
 }  // namespace
 
-Status CheckpointStore::Open(const std::string& root, std::unique_ptr<CheckpointStore>* out) {
+Status CheckpointStore::Open(const std::string& root, std::unique_ptr<CheckpointStore>* out,
+                             StoreLimits limits) {
   std::error_code error;
   fs::create_directories(root, error);
   if (error) return Status::Internal(root + ": cannot create: " + error.message());
-  out->reset(new CheckpointStore(root));
+  out->reset(new CheckpointStore(root, limits));
   return Status::Ok();
 }
 
@@ -116,6 +119,25 @@ CheckpointStore::PieceWriter::~PieceWriter() {
 
 Status CheckpointStore::PieceWriter::Append(const void* data, size_t bytes) {
   const char* p = static_cast<const char*>(data);
+  if (bytes_ + bytes > limits_.max_piece_bytes) {
+    return Status::ResourceExhausted(record_.tensor + ": piece larger than " +
+                                     std::to_string(limits_.max_piece_bytes) +
+                                     " bytes (--max-piece-bytes)");
+  }
+  // Free space is checked at the first bytes and every 64 MiB after: a statvfs per message
+  // would cost more than the write.
+  if (bytes_ == 0 || bytes_ - checked_free_at_ >= (uint64_t{64} << 20)) {
+    checked_free_at_ = bytes_;
+    struct statvfs fs_stat;
+    if (::statvfs(path_.c_str(), &fs_stat) == 0) {
+      const uint64_t free = static_cast<uint64_t>(fs_stat.f_bavail) * fs_stat.f_frsize;
+      if (free < limits_.min_free_bytes + bytes) {
+        return Status::ResourceExhausted(
+            path_ + ": " + std::to_string(free >> 20) + " MiB free, below the " +
+            std::to_string(limits_.min_free_bytes >> 20) + " MiB kept free (--min-free-bytes)");
+      }
+    }
+  }
   MW_RETURN_IF_ERROR(file_.Append(p, bytes));
   bytes_ += bytes;
   while (bytes > 0) {
@@ -172,6 +194,7 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
   writer->record_.block_checksums.clear();
   writer->record_.file = PieceFileName(header);
   writer->path_ = dir + "/" + writer->record_.file;
+  writer->limits_ = limits_;
   MW_RETURN_IF_ERROR(WritableFile::Create(writer->path_, &writer->file_));
   *out = std::move(writer);
   return Status::Ok();

@@ -23,10 +23,20 @@
 
 namespace mw {
 
+// What one store accepts, so that a writer cannot fill the disk: a piece larger than
+// max_piece_bytes, or a write that would leave less than min_free_bytes free on the store's
+// filesystem, is RESOURCE_EXHAUSTED and the piece is dropped (a checkpoint missing a piece
+// never commits, so nothing torn is listed).
+struct StoreLimits {
+  uint64_t max_piece_bytes = uint64_t{64} << 30;  // 14.2M x 128 x 4 B over one server: 7.3 GB
+  uint64_t min_free_bytes = uint64_t{1} << 30;
+};
+
 class CheckpointStore {
  public:
   // Creates root if needed.
-  static Status Open(const std::string& root, std::unique_ptr<CheckpointStore>* out);
+  static Status Open(const std::string& root, std::unique_ptr<CheckpointStore>* out,
+                     StoreLimits limits = StoreLimits());
 
   // Receives one piece's bytes in order. Finish() fsyncs the file and describes it; a writer
   // destroyed before Finish() removes its partial file.
@@ -43,6 +53,8 @@ class CheckpointStore {
     WritableFile file_;
     std::string block_;  // the current partial block, for its checksum
     uint64_t bytes_ = 0;
+    uint64_t checked_free_at_ = 0;  // bytes_ when free space was last checked
+    StoreLimits limits_;
     bool finished_ = false;
   };
 
@@ -70,7 +82,7 @@ class CheckpointStore {
   Status Delete(const std::string& job_id, uint64_t checkpoint);
 
  private:
-  explicit CheckpointStore(std::string root) : root_(std::move(root)) {}
+  CheckpointStore(std::string root, StoreLimits limits) : root_(std::move(root)), limits_(limits) {}
   std::string CheckpointDir(const std::string& job_id, uint64_t checkpoint) const;
   Status LoadManifest(const std::string& job_id, uint64_t checkpoint, Manifest* out) const;
   // Reads bytes [offset, offset + length) of a piece, verifying every block it touches.
@@ -78,6 +90,7 @@ class CheckpointStore {
                       uint64_t length, std::string* out) const;
 
   std::string root_;
+  StoreLimits limits_;
   std::mutex commit_mutex_;  // commits, deletes and retention of one store, one at a time
 };
 

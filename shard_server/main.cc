@@ -18,6 +18,12 @@ int main(int argc, char** argv) {
   mw::AddServerFlags(app, &options);
   mw::AddObservabilityFlags(app, &observability);
   app.add_option("--data-dir", data_dir, "where checkpoints live")->envname("MW_DATA_DIR");
+  mw::StoreLimits limits;
+  app.add_option("--max-piece-bytes", limits.max_piece_bytes, "largest piece accepted")
+      ->envname("MW_MAX_PIECE_BYTES");
+  app.add_option("--min-free-bytes", limits.min_free_bytes,
+                 "writes that would leave less free on the data volume are refused")
+      ->envname("MW_MIN_FREE_BYTES");
   CLI11_PARSE(app, argc, argv);
 
   std::unique_ptr<mw::MetricsServer> metrics;
@@ -27,7 +33,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::unique_ptr<mw::CheckpointStore> store;
-  s = mw::CheckpointStore::Open(data_dir, &store);
+  s = mw::CheckpointStore::Open(data_dir, &store, limits);
   if (!s.ok()) {
     mw::Log(mw::LogLevel::kError, s.ToString());
     return 2;

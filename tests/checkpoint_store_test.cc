@@ -139,6 +139,39 @@ TEST_F(Store, ARepeatedCommitOfTheSamePiecesSucceedsAndOtherPiecesAreRefused) {
   EXPECT_EQ(out, Rows(0, 2000, 600));
 }
 
+TEST_F(Store, WritesBeyondTheLimitsAreRefusedAndLeaveNothing) {
+  const std::string root = root_ + "-limits";
+  for (const bool small_pieces : {true, false}) {
+    StoreLimits limits;
+    if (small_pieces) {
+      limits.max_piece_bytes = 1000;
+    } else {
+      limits.min_free_bytes = uint64_t{1} << 62;  // more than any disk: every write refused
+    }
+    std::unique_ptr<CheckpointStore> store;
+    ASSERT_TRUE(CheckpointStore::Open(root, &store, limits).ok());
+    PieceRecord header;
+    header.tensor = "backbone";
+    std::unique_ptr<CheckpointStore::PieceWriter> writer;
+    ASSERT_TRUE(store->StartPiece("job-1", 1, header, &writer).ok());
+    const std::string data(2000, 'x');
+    const Status refused = writer->Append(data.data(), data.size());
+    EXPECT_EQ(refused.code(), Status::Code::kResourceExhausted) << refused.ToString();
+    EXPECT_NE(refused.message().find(small_pieces ? "--max-piece-bytes" : "--min-free-bytes"),
+              std::string::npos)
+        << refused.message();
+    writer.reset();  // the stream ends in error: the piece is dropped
+    PieceRecord piece = header;
+    piece.bytes = data.size();
+    Manifest manifest;
+    EXPECT_FALSE(store->Commit("job-1", 1, {piece}, 0, &manifest).ok());
+    std::vector<Manifest> listed;
+    ASSERT_TRUE(store->List("job-1", &listed).ok());
+    EXPECT_TRUE(listed.empty());
+    fs::remove_all(root);
+  }
+}
+
 TEST_F(Store, CorruptionIsReportedNotServed) {
   const PieceRecord piece = Write(3, "w", 0, 4000);  // 2.4 MB: three blocks
   Manifest manifest;

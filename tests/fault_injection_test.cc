@@ -4,7 +4,7 @@
 //    SQLite records the checkpoint), with a second job queued behind the first;
 //  - a shard server killed before and after it renames its manifest into place, and one that
 //    hangs (SIGSTOP) mid-commit while the coordinator keeps answering;
-//  - an exception thrown inside each kind of worker task;
+//  - an exception thrown inside each kind of worker task, and a task stuck on a live worker;
 //  - a Submit whose read-back from SQLite fails.
 // In every case the job completes, nothing queued is lost, and the faulted job's final
 // checkpoint is bit-identical to that of an uninterrupted run of the same spec.
@@ -144,6 +144,26 @@ TEST_F(FaultInjection, ASubmitWhoseReadBackFailsStillQueuesItsJob) {
   const v1::Job done = WaitFor(id, Finished);
   EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
   EXPECT_NE(Log("coordinator").find("read-back failed"), std::string::npos);
+}
+
+TEST_F(FaultInjection, ATaskStuckOnALiveWorkerIsStoppedAtItsDeadline) {
+  // Both workers block inside their first training task while heartbeating on: only the
+  // coordinator's per-task deadline notices.
+  options_.task_timeout_s = 5;
+  options_.fault_points["worker-0"] = "worker.task.TASK_TRAIN=block:1";
+  options_.fault_points["worker-1"] = "worker.task.TASK_TRAIN=block:1";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  const v1::Job stopped = WaitFor(id, [](const v1::Job& j) {
+    return j.failure().find("passed its deadline") != std::string::npos || Finished(j);
+  });
+  EXPECT_NE(stopped.failure().find("without a report from rank(s) 0,1"), std::string::npos)
+      << stopped.failure();
+  for (int w = 0; w < 2; ++w) {  // the stuck workers are replaced, disarmed
+    cluster_->worker(w).Signal(SIGKILL);
+    ASSERT_TRUE(cluster_->RestartWorker(w).ok());
+  }
+  ExpectEqualToAnUninterruptedRun(id);
 }
 
 TEST_F(FaultInjection, AJobTooLargeForItsWorkersEndsFailedSayingWhy) {

@@ -7,10 +7,12 @@
 
 #include <filesystem>
 #include <set>
+#include <thread>
 
 #include "cli/job_client.h"
 #include "cli/local_cluster.h"
 #include "common/process_group.h"
+#include "tests/support/server_process.h"
 
 namespace mw {
 namespace {
@@ -95,6 +97,48 @@ TEST_F(JobServiceQueued, CancelAndScaleActOnQueuedJobsDurably) {
   EXPECT_EQ(job.state(), v1::QUEUED);
   EXPECT_EQ(job.world_size(), 4u);
   EXPECT_EQ(job.min_world_size(), 2u);
+}
+
+TEST(ServerLimits, CallsBeyondTheThreadQuotaAreResourceExhausted) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("mw_limits_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  ServerProcess coordinator;
+  ASSERT_TRUE(coordinator
+                  .Start(HelperPath("../bin/mw_coordinator"),
+                         {"--database", (dir / "jobs.db").string(), "--shard-servers",
+                          "127.0.0.1:1", "--allow-unauthenticated", "--max-threads", "4"})
+                  .ok())
+      << coordinator.Log();
+  ConnectionOptions connection;
+  connection.address = coordinator.address();
+  std::unique_ptr<JobClient> client;
+  ASSERT_TRUE(JobClient::Connect(connection, &client).ok());
+  v1::Job job;
+  ASSERT_TRUE(client->Submit("held", kSpec, 2, 0, &job).ok());
+  // Each Watch of a queued job holds a server thread until it ends; 16 at once cannot all
+  // have one.
+  std::vector<std::thread> watchers;
+  std::vector<Status> outcomes(16);
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    watchers.emplace_back([&, i] {
+      std::unique_ptr<JobClient> own;
+      if (!JobClient::Connect(connection, &own).ok()) return;
+      outcomes[i] = own->Watch(
+          job.id(), [](const v1::Job&) {}, std::chrono::seconds(3));
+    });
+  }
+  for (auto& t : watchers) t.join();
+  int exhausted = 0;
+  for (const auto& s : outcomes) exhausted += s.code() == Status::Code::kResourceExhausted;
+  EXPECT_GT(exhausted, 0);
+  // It serves again once the watches are gone (their server threads notice within a second).
+  Status served;
+  for (int i = 0; i < 100 && !(served = client->Get(job.id(), &job)).ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(served.ok()) << served.ToString();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
