@@ -81,6 +81,9 @@ class Coordinator {
   Status Register(const std::string& name, const std::string& rendezvous, std::string* id);
   // leaving: the worker got SIGTERM (see TaskReport.leaving).
   bool Heartbeat(const std::string& worker_id, bool leaving);
+  // Binds the worker's one task stream: a second, while the first is open, is ALREADY_EXISTS
+  // (and ends without touching the worker), so an id cannot be used to steal its tasks.
+  Status OpenTaskStream(const std::string& worker_id);
   // The worker's next task; waits up to `timeout`. NOT_FOUND when the worker is unknown (it
   // must register again), DEADLINE_EXCEEDED when nothing came.
   Status NextTask(const std::string& worker_id, std::chrono::milliseconds timeout,
@@ -97,9 +100,10 @@ class Coordinator {
     std::string name;
     std::string rendezvous;
     std::chrono::steady_clock::time_point last_heartbeat;
-    std::string job;        // empty: free
-    bool draining = false;  // told to STOP and not yet reported done: not free yet
-    bool leaving = false;   // got SIGTERM: joins no new gang
+    std::string job;         // empty: free
+    bool draining = false;   // told to STOP and not yet reported done: not free yet
+    bool leaving = false;    // got SIGTERM: joins no new gang
+    bool streaming = false;  // its task stream is open (OpenTaskStream)
     std::string stop_task;
     std::vector<millionway::v1::Task> queue;
   };

@@ -48,6 +48,17 @@ bool Coordinator::Heartbeat(const std::string& worker_id, bool leaving) {
   return true;
 }
 
+Status Coordinator::OpenTaskStream(const std::string& worker_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return Status::NotFound("worker " + worker_id + " is not registered");
+  if (it->second.streaming) {
+    return Status::AlreadyExists("worker " + worker_id + " has a task stream open already");
+  }
+  it->second.streaming = true;
+  return Status::Ok();
+}
+
 Status Coordinator::NextTask(const std::string& worker_id, std::chrono::milliseconds timeout,
                              v1::Task* out) {
   std::unique_lock<std::mutex> lock(mu_);

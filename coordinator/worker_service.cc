@@ -32,6 +32,9 @@ grpc::Status WorkerServiceImpl::Tasks(grpc::ServerContext* context,
                                       const v1::TaskStreamRequest* request,
                                       grpc::ServerWriter<v1::Task>* writer) {
   if (auto auth = auth_.Check(*context, {Role::kWorker}); !auth.ok()) return auth;
+  if (const Status open = coordinator_->OpenTaskStream(request->worker_id()); !open.ok()) {
+    return ToGrpc(open);
+  }
   while (!context->IsCancelled()) {
     v1::Task task;
     const Status s =

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cli/local_cluster.h"
 #include "common/process_group.h"
@@ -153,6 +154,45 @@ TEST_F(Auth, EveryMethodOfEveryServiceAdmitsOnlyItsRoles) {
     }
   }
   EXPECT_EQ(walked, static_cast<int>(allowed.size()));
+}
+
+TEST_F(Auth, AWorkerIdIsBoundToItsOneTaskStream) {
+  namespace v1 = millionway::v1;
+  auto stub =
+      v1::WorkerService::NewStub(Channel(cluster_->coordinator_address(), tokens_["worker"]));
+  grpc::ClientContext registering;
+  v1::RegisterRequest request;
+  request.set_name("probe");
+  request.set_rendezvous_address("127.0.0.1:1");
+  v1::RegisterResponse registered;
+  ASSERT_TRUE(stub->Register(&registering, request, &registered).ok());
+  EXPECT_EQ(registered.worker_id().size(), 2u + 32u) << "w- and 128 random bits in hex";
+  v1::TaskStreamRequest open;
+  open.set_worker_id(registered.worker_id());
+  grpc::ClientContext first_context;
+  auto first = stub->Tasks(&first_context, open);
+  // The second stream for the same id is refused, and leaves the worker registered.
+  bool refused = false;
+  for (int i = 0; i < 50 && !refused; ++i) {
+    grpc::ClientContext second_context;
+    second_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto second = stub->Tasks(&second_context, open);
+    v1::Task task;
+    while (second->Read(&task)) {
+    }
+    const grpc::Status status = second->Finish();
+    refused = status.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+    if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // not bound yet
+  }
+  EXPECT_TRUE(refused);
+  grpc::ClientContext beat_context;
+  v1::HeartbeatRequest beat;
+  beat.set_worker_id(registered.worker_id());
+  v1::HeartbeatResponse known;
+  ASSERT_TRUE(stub->Heartbeat(&beat_context, beat, &known).ok());
+  EXPECT_TRUE(known.known());
+  first_context.TryCancel();
+  first->Finish();
 }
 
 TEST_F(Auth, ProbesAreOpenAndReflectionIsOff) {
