@@ -45,14 +45,35 @@ Status ReadSpec(const std::string& path, std::string* json) {
   return ParseJobSpec(*json, path, &spec);
 }
 
-int WatchToEnd(JobClient& client, const std::string& id) {
+// A failed call says which service it could not reach or was refused by, at which address, and
+// the flag and variable that set it.
+Status Reaching(const Status& status, const std::string& service, const std::string& address,
+                const char* flag, const char* env) {
+  const Status::Code code = status.code();
+  if (code == Status::Code::kUnavailable || code == Status::Code::kDeadlineExceeded) {
+    return status.Annotate("cannot reach the " + service + " at " + address + " (set with " + flag +
+                           " or " + env + ")");
+  }
+  if (code == Status::Code::kUnauthenticated || code == Status::Code::kPermissionDenied) {
+    return status.Annotate("the " + service + " at " + address +
+                           " refused this client's credentials (--token-file or MW_TOKEN_FILE; "
+                           "--tls-* or MW_TLS_*)");
+  }
+  return status;
+}
+
+Status ViaCoordinator(const Status& status, const std::string& address) {
+  return Reaching(status, "coordinator", address, "--coordinator", "MW_COORDINATOR");
+}
+
+int WatchToEnd(JobClient& client, const std::string& id, const std::string& coordinator) {
   v1::Job last;
   const Status s = client.Watch(id, [&](const v1::Job& job) {
     std::printf("%s\n", ProgressLine(job).c_str());
     std::fflush(stdout);
     last = job;
   });
-  if (!s.ok()) return Fail(s);
+  if (!s.ok()) return Fail(ViaCoordinator(s, coordinator));
   std::printf("%s\n", Summary(last).c_str());
   return last.state() == v1::COMPLETED ? 0 : 1;
 }
@@ -195,35 +216,39 @@ int main(int argc, char** argv) {
             client->Submit(name.empty() ? spec_path : name, text, static_cast<uint32_t>(workers),
                            priority, &job, static_cast<uint32_t>(min_workers));
         !s.ok()) {
-      return finish(Fail(s));
+      return finish(Fail(ViaCoordinator(s, connection.address)));
     }
     std::printf("submitted %s\n", job.id().c_str());
     std::fflush(stdout);
     if (!watch && !local->parsed()) return finish(0);
-    return finish(WatchToEnd(*client, job.id()));
+    return finish(WatchToEnd(*client, job.id(), connection.address));
   }
   if (get->parsed() || cancel->parsed() || scale->parsed()) {
     const Status s = get->parsed()      ? client->Get(id, &job)
                      : cancel->parsed() ? client->Cancel(id, &job)
                                         : client->Scale(id, static_cast<uint32_t>(workers),
                                                         static_cast<uint32_t>(min_workers), &job);
-    if (!s.ok()) return finish(Fail(s));
+    if (!s.ok()) return finish(Fail(ViaCoordinator(s, connection.address)));
     std::printf("%s\n%s\n", ProgressLine(job).c_str(), Summary(job).c_str());
     return finish(0);
   }
-  if (watch_cmd->parsed()) return finish(WatchToEnd(*client, id));
+  if (watch_cmd->parsed()) return finish(WatchToEnd(*client, id, connection.address));
   if (list->parsed()) {
     v1::JobState filter = v1::JOB_STATE_UNSPECIFIED;
     if (!state.empty() && !v1::JobState_Parse(state, &filter)) {
       return finish(Fail(Status::InvalidArgument("--state: '" + state + "' is not a job state")));
     }
     v1::ListJobsResponse page;
-    if (const Status s = client->List(filter, 100, "", &page); !s.ok()) return finish(Fail(s));
+    if (const Status s = client->List(filter, 100, "", &page); !s.ok()) {
+      return finish(Fail(ViaCoordinator(s, connection.address)));
+    }
     for (const auto& j : page.jobs()) std::printf("%s\n", ProgressLine(j).c_str());
     return finish(0);
   }
   if (export_cmd->parsed()) {
-    if (const Status s = client->Get(id, &job); !s.ok()) return finish(Fail(s));
+    if (const Status s = client->Get(id, &job); !s.ok()) {
+      return finish(Fail(ViaCoordinator(s, connection.address)));
+    }
     if (job.last_checkpoint() == 0) {
       return finish(Fail(Status::FailedPrecondition(id + " has no committed checkpoint yet")));
     }
@@ -235,7 +260,8 @@ int main(int argc, char** argv) {
     std::string bytes;
     if (const Status s = shards.ReadBlob(id, job.last_checkpoint(), "backbone.pt", &bytes);
         !s.ok()) {
-      return finish(Fail(s));
+      return finish(
+          Fail(Reaching(s, "shard server", shard_server, "--shard-server", "MW_SHARD_SERVER")));
     }
     if (const Status s = WriteFileAtomically(output, bytes); !s.ok()) return finish(Fail(s));
     std::printf("wrote %s (%zu bytes, checkpoint %llu of %s)\n", output.c_str(), bytes.size(),

@@ -30,6 +30,8 @@ const char* CodeName(Status::Code code) {
       return "UNAUTHENTICATED";
     case Status::Code::kResourceExhausted:
       return "RESOURCE_EXHAUSTED";
+    case Status::Code::kPermissionDenied:
+      return "PERMISSION_DENIED";
   }
   return "UNKNOWN";
 }

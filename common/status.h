@@ -27,6 +27,7 @@ class Status {
     kAlreadyExists,
     kUnauthenticated,
     kResourceExhausted,
+    kPermissionDenied,  // authenticated, but not in a role this call admits
   };
 
   Status() = default;
@@ -50,6 +51,9 @@ class Status {
   static Status AlreadyExists(std::string msg) { return {Code::kAlreadyExists, std::move(msg)}; }
   static Status Unauthenticated(std::string msg) {
     return {Code::kUnauthenticated, std::move(msg)};
+  }
+  static Status PermissionDenied(std::string msg) {
+    return {Code::kPermissionDenied, std::move(msg)};
   }
   static Status ResourceExhausted(std::string msg) {
     return {Code::kResourceExhausted, std::move(msg)};

@@ -170,5 +170,27 @@ TEST(Mwctl, TrainRunsALocalJobAndRefusesABadSpec) {
   EXPECT_EQ(WEXITSTATUS(refused), 2);
 }
 
+TEST(Mwctl, AnErrorNamesTheServiceItCouldNotReachAndItsFlag) {
+  const std::string mwctl = HelperPath("../bin/mwctl");
+  const std::string err = "/tmp/mw_mwctl_err_" + std::to_string(getpid());
+  const auto stderr_of = [&](const std::string& args) {
+    const int code = std::system((mwctl + " " + args + " 2> " + err).c_str());
+    std::ifstream log(err);
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    std::remove(err.c_str());
+    EXPECT_EQ(WEXITSTATUS(code), 1) << text;
+    return text;
+  };
+  // Port 1 on loopback: nothing listens there.
+  const std::string list = stderr_of("--coordinator 127.0.0.1:1 list");
+  EXPECT_NE(list.find("cannot reach the coordinator at 127.0.0.1:1 (set with --coordinator or "
+                      "MW_COORDINATOR)"),
+            std::string::npos)
+      << list;
+  const std::string exported = stderr_of(
+      "--coordinator 127.0.0.1:1 export job-1 --output /tmp/unused.pt --shard-server 127.0.0.1:2");
+  EXPECT_NE(exported.find("the coordinator at 127.0.0.1:1"), std::string::npos) << exported;
+}
+
 }  // namespace
 }  // namespace mw

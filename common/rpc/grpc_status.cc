@@ -23,6 +23,7 @@ constexpr CodePair kCodes[] = {
     {Status::Code::kAlreadyExists, grpc::StatusCode::ALREADY_EXISTS},
     {Status::Code::kUnauthenticated, grpc::StatusCode::UNAUTHENTICATED},
     {Status::Code::kResourceExhausted, grpc::StatusCode::RESOURCE_EXHAUSTED},
+    {Status::Code::kPermissionDenied, grpc::StatusCode::PERMISSION_DENIED},
 };
 
 }  // namespace
