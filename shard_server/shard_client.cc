@@ -2,7 +2,9 @@
 
 #include <grpcpp/client_context.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "common/rpc/grpc_status.h"
 #include "shard_server/piece_proto.h"
@@ -16,11 +18,19 @@ namespace {
 // Every call has a deadline, so a hung shard server (SIGSTOP, a dead node whose connection
 // never resets) fails the call instead of blocking its caller. Calls that move bytes get time
 // in proportion, at a rate any disk and network in service beat by far.
+// Capped at a day, so that no byte count can overflow the clock's arithmetic.
 void SetDeadline(grpc::ClientContext* context, uint64_t bytes = 0) {
   constexpr uint64_t kFloorSeconds = 30;
+  constexpr uint64_t kMaxSeconds = 24 * 3600;
   constexpr uint64_t kBytesPerSecond = 4u << 20;
+  const uint64_t seconds = std::min(kMaxSeconds, kFloorSeconds + bytes / kBytesPerSecond);
   context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(kFloorSeconds + bytes / kBytesPerSecond));
+                        std::chrono::seconds(static_cast<int64_t>(seconds)));
+}
+
+// a * b, or the largest uint64 where that overflows.
+uint64_t SaturatingProduct(uint64_t a, uint64_t b) {
+  return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
 }
 
 }  // namespace
@@ -78,7 +88,8 @@ Status ShardClient::ReadRows(const std::string& job_id, uint64_t checkpoint,
                              const std::string& tensor, uint64_t row_begin, uint64_t row_end,
                              std::string* out) {
   grpc::ClientContext context;
-  SetDeadline(&context, (row_end - row_begin) * kDeadlineRowBytes);
+  SetDeadline(&context,
+              row_end > row_begin ? SaturatingProduct(row_end - row_begin, kDeadlineRowBytes) : 0);
   v1::ReadRowsRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);
