@@ -6,7 +6,6 @@
 // process must keep answering. Authorization is open here so that the handlers behind it are
 // reached; auth_test covers the checks themselves.
 #include <google/protobuf/descriptor.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -27,6 +26,7 @@
 #include "millionway/v1/job.pb.h"
 #include "shard_server/checkpoint_store.h"
 #include "shard_server/shard_service.h"
+#include "tests/support/generic_call.h"
 
 namespace {
 
@@ -93,42 +93,6 @@ Services* Start() {
   return s;
 }
 
-// Sends `request` as the one message of `method` and waits for the status.
-grpc::Status Call(Services& s, const std::string& method, const std::string& request) {
-  grpc::GenericStub stub(s.channel);
-  grpc::CompletionQueue queue;
-  grpc::ClientContext context;
-  // Streams that would wait (Watch, Tasks) end at the deadline.
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-  auto call = stub.PrepareCall(&context, method, &queue);
-  void* tag = nullptr;
-  bool ok = false;
-  const auto until = [&](intptr_t want) {
-    while (queue.Next(&tag, &ok) && reinterpret_cast<intptr_t>(tag) != want) {
-    }
-  };
-  call->StartCall(reinterpret_cast<void*>(1));
-  until(1);
-  grpc::Slice slice(request);
-  grpc::ByteBuffer message(&slice, 1);
-  call->Write(message, reinterpret_cast<void*>(2));
-  until(2);
-  call->WritesDone(reinterpret_cast<void*>(3));
-  until(3);
-  grpc::ByteBuffer response;
-  do {
-    call->Read(&response, reinterpret_cast<void*>(4));
-    until(4);
-  } while (ok);
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(5));
-  until(5);
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
-  return status;
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -136,7 +100,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string& method = services->methods[data[0] % services->methods.size()];
   const std::string request(reinterpret_cast<const char*>(data) + 1, size - 1);
-  const grpc::Status status = Call(*services, method, request);
+  // Streams that would wait (Watch, Tasks) end at the deadline.
+  const grpc::Status status =
+      mw::CallWithRequestBytes(services->channel, method, request, std::chrono::milliseconds(200));
   // A server that crashed or stopped answering says UNAVAILABLE; a handler never may.
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) __builtin_trap();
   return 0;

@@ -4,7 +4,6 @@
 // credential, a wrong one, and each role's token. Only the role a method is for gets past
 // authorization; the others get UNAUTHENTICATED or PERMISSION_DENIED.
 #include <google/protobuf/descriptor.h>
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -22,40 +21,14 @@
 #include "millionway/v1/job.grpc.pb.h"
 #include "millionway/v1/shard.grpc.pb.h"
 #include "millionway/v1/worker.grpc.pb.h"
+#include "tests/support/generic_call.h"
 
 namespace mw {
 namespace {
 
-// Calls `method` ("/pkg.Service/Name") with one empty request message, whatever its kind
-// (unary or streaming: on the wire they are all a stream), and returns the final status.
 grpc::Status CallWithEmptyRequest(const std::shared_ptr<grpc::Channel>& channel,
                                   const std::string& method) {
-  grpc::GenericStub stub(channel);
-  grpc::CompletionQueue queue;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  auto call = stub.PrepareCall(&context, method, &queue);
-  void* tag = nullptr;
-  bool ok = false;
-  const auto step = [&](intptr_t want) {
-    while (queue.Next(&tag, &ok) && reinterpret_cast<intptr_t>(tag) != want) {
-    }
-  };
-  call->StartCall(reinterpret_cast<void*>(1));
-  step(1);
-  grpc::Slice nothing("");
-  grpc::ByteBuffer empty(&nothing, 1);
-  call->Write(empty, reinterpret_cast<void*>(2));
-  step(2);
-  call->WritesDone(reinterpret_cast<void*>(3));
-  step(3);
-  grpc::Status status;
-  call->Finish(&status, reinterpret_cast<void*>(4));
-  step(4);
-  queue.Shutdown();
-  while (queue.Next(&tag, &ok)) {
-  }
-  return status;
+  return CallWithRequestBytes(channel, method, "", std::chrono::seconds(20));
 }
 
 std::vector<std::string> Methods(const std::string& service) {
