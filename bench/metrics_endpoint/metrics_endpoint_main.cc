@@ -2,10 +2,6 @@
 // half-sent request) held open on it, against the same endpoint unloaded, side by side in one
 // process: the ratio says what parked clients cost a kubelet probe.
 // Usage: metrics_endpoint [--requests N] [--idle N]
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -16,39 +12,15 @@
 #include <vector>
 
 #include "common/metrics/metrics_server.h"
+#include "tests/support/loopback_client.h"
 
 namespace {
-
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 // Seconds for one GET /healthz answered 200, or -1.
 double Probe(int port) {
   const auto start = std::chrono::steady_clock::now();
-  const int fd = Connect(port);
-  if (fd < 0) return -1;
-  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
-  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string answer;
-  char buffer[1024];
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 10000) <= 0) break;
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    answer.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  const std::string answer =
+      mw::Exchange(port, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", std::chrono::seconds(10));
   if (answer.find("200 OK") == std::string::npos) return -1;
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -91,8 +63,8 @@ int main(int argc, char** argv) {
   Measure(port, 100);  // warm-up
   const Figures unloaded = Measure(port, requests);
   std::vector<int> parked;
-  for (int i = 0; i < idle; ++i) parked.push_back(Connect(port));
-  const int slow = Connect(port);
+  for (int i = 0; i < idle; ++i) parked.push_back(mw::Connect(port));
+  const int slow = mw::Connect(port);
   ::send(slow, "GET /metr", 9, MSG_NOSIGNAL);
   const Figures loaded = Measure(port, requests);
   for (const int fd : parked) ::close(fd);
