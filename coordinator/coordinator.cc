@@ -155,7 +155,7 @@ bool Coordinator::DequeueLocked(const std::string& id, JobRecord* out) {
 
 bool Coordinator::FindLocked(const std::string& id, JobRecord* out) const {
   const auto run = runs_.find(id);
-  if (run != runs_.end() && !run->second.gang.empty()) {  // a gangless run is stale
+  if (run != runs_.end()) {
     *out = run->second.job;
     return true;
   }
@@ -193,7 +193,6 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
   std::lock_guard<std::mutex> lock(mu_);
   JobRecord queued;
   if (DequeueLocked(id, &queued)) {
-    runs_.erase(id);  // the gangless run of a job stopped and re-queued, if any
     queued.cancel_requested = true;
     queued.state = JobState::kCancelled;
     MW_RETURN_IF_ERROR(PersistLocked(&queued));
@@ -204,13 +203,7 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
   const auto run = runs_.find(id);
   if (run != runs_.end()) {
     run->second.job.cancel_requested = true;
-    StopRunLocked(run->second, "cancelled", StopCause::kCancel);
-    JobRecord job = run->second.job;
-    runs_.erase(run);
-    job.state = JobState::kCancelled;
-    MW_RETURN_IF_ERROR(PersistLocked(&job));
-    FinishedLocked(job);
-    *out = job;
+    *out = StopRunLocked(id, "cancelled", StopCause::kCancel);
     return Status::Ok();
   }
   JobRecord job;
@@ -231,12 +224,10 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
   std::lock_guard<std::mutex> lock(mu_);
   JobRecord stored;
   JobRecord* job = &stored;
-  // The queue first: a run stopped to regang leaves a gangless copy in runs_ until the control
-  // loop drops it, and the job's live record is then the queued one.
   const bool queued = DequeueLocked(id, &stored);
   if (!queued) {
     const auto run = runs_.find(id);
-    if (run != runs_.end() && !run->second.gang.empty()) {
+    if (run != runs_.end()) {
       job = &run->second.job;
     } else {
       MW_RETURN_IF_ERROR(store_->Get(id, &stored));
@@ -339,8 +330,7 @@ CoordinatorSnapshot Coordinator::Snapshot() {
     return g;
   };
   for (const auto& [id, run] : runs_) {
-    if (!run.gang.empty())
-      s.jobs.push_back(gauges(run.job, run.gang.size(), run.last_checkpoint_time));
+    s.jobs.push_back(gauges(run.job, run.gang.size(), run.last_checkpoint_time));
   }
   for (const auto& job : recent_finished_) {
     s.jobs.push_back(gauges(

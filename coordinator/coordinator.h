@@ -129,7 +129,10 @@ class Coordinator {
   // Under mu_.
   void ScheduleLocked();
   void SendLocked(Run& run);
-  void StopRunLocked(Run& run, const std::string& reason, StopCause cause);
+  // Stops the job's gang and drops its run: the job goes back to the queue, or ends (FAILED,
+  // CANCELLED). Returns the job as it now stands. runs_ holds only runs with a gang, so
+  // nothing can edit a run that is over (a Scale just after a regang would be lost in it).
+  JobRecord StopRunLocked(std::string job_id, const std::string& reason, StopCause cause);
   // A job ended (COMPLETED, FAILED or CANCELLED): counted, logged, kept among the recent.
   void FinishedLocked(const JobRecord& job);
   void ReleaseGangLocked(Run& run, bool tell_workers);

@@ -20,10 +20,6 @@ bool Coordinator::ShouldRegangLocked(const Run& run) {
 }
 
 void Coordinator::ScheduleLocked() {
-  // Runs whose gang was stopped are over (a re-queued job is in the queue already).
-  for (auto it = runs_.begin(); it != runs_.end();) {
-    it = it->second.gang.empty() ? runs_.erase(it) : std::next(it);
-  }
   std::vector<std::string> free;
   bool draining = false;
   for (const auto& [id, w] : workers_) {

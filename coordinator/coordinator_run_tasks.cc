@@ -52,7 +52,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   }
   Run& run = found->second;
   if (!report.ok()) {
-    StopRunLocked(run, "worker " + worker->second.name + ": " + report.error(),
+    StopRunLocked(run.job.id, "worker " + worker->second.name + ": " + report.error(),
                   StopCause::kFailure);
     return Status::Ok();
   }
@@ -92,7 +92,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
     again->second.committing = false;
     if (!committed.ok()) {
-      StopRunLocked(again->second, "checkpoint commit failed: " + committed.message(),
+      StopRunLocked(job_id, "checkpoint commit failed: " + committed.message(),
                     StopCause::kFailure);
       return Status::Ok();
     }
@@ -122,7 +122,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     TaskPlan save;
     if (next.kind != TaskKind::kCheckpoint) {
       if (!JobStateMachine::CheckpointNow(current.job, &save)) {
-        StopRunLocked(current, "worker " + leaving->name + " left (SIGTERM)", StopCause::kLeaving);
+        StopRunLocked(job_id, "worker " + leaving->name + " left (SIGTERM)", StopCause::kLeaving);
         return Status::Ok();
       }
       next = save;
@@ -132,7 +132,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     const std::string reason =
         "regang: " + std::to_string(current.gang.size()) + " workers, the job asks for " +
         std::to_string(MinWorldSize(current.job)) + ".." + std::to_string(current.job.world_size);
-    StopRunLocked(current, reason, StopCause::kRegang);  // persists progress; re-queues
+    StopRunLocked(job_id, reason, StopCause::kRegang);  // persists progress; re-queues
     return Status::Ok();
   }
   current.plan = next;
@@ -189,15 +189,17 @@ void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
   changed_.notify_all();
 }
 
-void Coordinator::StopRunLocked(Run& run, const std::string& reason, StopCause cause) {
+JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reason,
+                                     StopCause cause) {
   static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel"};
+  const auto run = runs_.find(job_id);
+  if (run == runs_.end()) return JobRecord();
   metrics_->GangStopped(kCauses[static_cast<int>(cause)]);
   Log(cause == StopCause::kFailure ? LogLevel::kWarning : LogLevel::kInfo,
-      "gang stopped: " + reason,
-      {{"job_id", run.job.id}, {"cause", kCauses[static_cast<int>(cause)]}});
-  ReleaseGangLocked(run, true);
-  run.task_id.clear();
-  JobRecord& job = run.job;
+      "gang stopped: " + reason, {{"job_id", job_id}, {"cause", kCauses[static_cast<int>(cause)]}});
+  ReleaseGangLocked(run->second, true);
+  JobRecord job = std::move(run->second.job);
+  runs_.erase(run);
   job.failure = reason;
   job.phase = JobPhase::kNone;
   if (cause == StopCause::kFailure) ++job.failures;
@@ -210,15 +212,19 @@ void Coordinator::StopRunLocked(Run& run, const std::string& reason, StopCause c
     job.state = JobState::kQueued;
   }
   PersistLocked(&job);
-  if (job.state == JobState::kQueued) EnqueueLocked(job);
-  if (job.state == JobState::kFailed) FinishedLocked(job);
-  // The caller erases finished runs it holds; queued ones are dropped by the control loop.
+  if (job.state == JobState::kQueued) {
+    EnqueueLocked(job);
+  } else {
+    FinishedLocked(job);
+  }
+  return job;
 }
 
 void Coordinator::ExpireTasksLocked() {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [id, run] : runs_) {
-    if (run.gang.empty() || run.committing || run.task_id.empty()) continue;
+  std::map<std::string, std::string> expired;  // job -> why; stopped after the walk
+  for (const auto& [id, run] : runs_) {
+    if (run.committing || run.task_id.empty()) continue;
     if (now - run.task_sent <= options_.task_timeout) continue;
     std::string silent;
     for (size_t rank = 0; rank < run.gang.size(); ++rank) {
@@ -226,12 +232,11 @@ void Coordinator::ExpireTasksLocked() {
         silent += (silent.empty() ? "" : ",") + std::to_string(rank);
       }
     }
-    StopRunLocked(run,
-                  "task " + run.task_id + " passed its deadline of " +
-                      std::to_string(options_.task_timeout.count()) +
-                      " s without a report from rank(s) " + silent,
-                  StopCause::kFailure);
+    expired[id] = "task " + run.task_id + " passed its deadline of " +
+                  std::to_string(options_.task_timeout.count()) +
+                  " s without a report from rank(s) " + silent;
   }
+  for (const auto& [id, reason] : expired) StopRunLocked(id, reason, StopCause::kFailure);
 }
 
 }  // namespace mw

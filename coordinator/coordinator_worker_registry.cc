@@ -90,9 +90,7 @@ void Coordinator::Disconnected(const std::string& worker_id) {
 }
 
 void Coordinator::StopGangOfLocked(const Worker& worker, const std::string& reason) {
-  if (worker.job.empty()) return;
-  const auto run = runs_.find(worker.job);
-  if (run != runs_.end()) StopRunLocked(run->second, reason, StopCause::kFailure);
+  if (!worker.job.empty()) StopRunLocked(worker.job, reason, StopCause::kFailure);
 }
 
 bool Coordinator::IsFree(const Worker& worker) {

@@ -275,16 +275,27 @@ class RandomFaults : public FaultInjection {
 
 TEST_F(RandomFaults, CoordinatorKilledAtRandomInstantsLosesNothing) {
   uint64_t committed = 0;
-  // Each kill waits for one more committed checkpoint, then lands up to 2 s later: anywhere
-  // in the next epoch (top-k refresh, training, writing or committing its checkpoint).
-  Soak(SoakTrials(), SoakTrials() + 4, [&](const std::string& id, std::mt19937& random) {
+  // One epoch's duration on this machine, timed between two checkpoints before the first kill.
+  // Each kill waits for one more committed checkpoint, then lands within one epoch: anywhere in
+  // the next epoch (top-k refresh, training, writing or committing its checkpoint). A trial so
+  // costs the job about 1.5 epochs however fast the machine is; a fixed delay would let a fast
+  // machine run the job out of epochs before the last trial.
+  std::chrono::milliseconds epoch{0};
+  Soak(SoakTrials(), 2 * SoakTrials() + 6, [&](const std::string& id, std::mt19937& random) {
+    if (epoch.count() == 0) {
+      const v1::Job first = WaitFor(id, [](const v1::Job& j) { return j.last_checkpoint() > 0; });
+      const auto start = std::chrono::steady_clock::now();
+      WaitFor(id, [&](const v1::Job& j) { return j.last_checkpoint() > first.last_checkpoint(); });
+      epoch = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
+    }
     const v1::Job job = WaitFor(id, [&](const v1::Job& j) {
       return Finished(j) || (j.state() == v1::RUNNING && j.last_checkpoint() > committed);
     });
     ASSERT_FALSE(Finished(job)) << "the job ended before the trials: " << job.failure();
     committed = job.last_checkpoint();
-    std::this_thread::sleep_for(
-        std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 2000)(random)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(
+        std::uniform_int_distribution<int64_t>(0, epoch.count())(random)));
     cluster_->coordinator().Signal(SIGKILL);
     ASSERT_TRUE(cluster_->RestartCoordinator().ok());
   });
