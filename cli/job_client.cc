@@ -31,7 +31,8 @@ Status JobClient::Connect(const ConnectionOptions& options, std::unique_ptr<JobC
 }
 
 Status JobClient::Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                         int32_t priority, v1::Job* out, uint32_t min_world_size) {
+                         int32_t priority, v1::Job* out, uint32_t min_world_size, bool if_absent,
+                         bool* created) {
   grpc::ClientContext context;
   SetDeadline(&context, kCallDeadline);
   v1::SubmitJobRequest request;
@@ -40,9 +41,11 @@ Status JobClient::Submit(const std::string& name, const std::string& spec_json, 
   request.set_world_size(world_size);
   request.set_priority(priority);
   request.set_min_world_size(min_world_size);
+  request.set_if_absent(if_absent);
   v1::SubmitJobResponse response;
   MW_RETURN_IF_ERROR(FromGrpc(stub_->Submit(&context, request, &response)));
   *out = response.job();
+  if (created != nullptr) *created = response.created();
   return Status::Ok();
 }
 

@@ -20,9 +20,11 @@ class JobClient {
  public:
   static Status Connect(const ConnectionOptions& options, std::unique_ptr<JobClient>* out);
 
-  // min_world_size > 0 makes the job elastic (see SubmitJobRequest).
+  // min_world_size > 0 makes the job elastic; if_absent returns the job of that name if there
+  // is one, with *created false (see SubmitJobRequest).
   Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                int32_t priority, millionway::v1::Job* out, uint32_t min_world_size = 0);
+                int32_t priority, millionway::v1::Job* out, uint32_t min_world_size = 0,
+                bool if_absent = false, bool* created = nullptr);
   Status Get(const std::string& id, millionway::v1::Job* out);
   Status List(millionway::v1::JobState state, uint32_t page_size, const std::string& page_token,
               millionway::v1::ListJobsResponse* out);

@@ -1,6 +1,7 @@
 // mwctl: millionway's command line. It does not link LibTorch.
 //
-//   mwctl submit --spec F [--workers W] [--min-workers M] [--priority P] [--name N] [--watch]
+//   mwctl submit --spec F [--workers W] [--min-workers M] [--priority P] [--name N [--if-absent]]
+//                [--watch]
 //   mwctl get ID | list [--state S] | cancel ID | watch ID
 //   mwctl scale ID --workers W [--min-workers M]
 //   mwctl export ID --output backbone.pt --shard-server HOST:PORT
@@ -113,14 +114,19 @@ int main(int argc, char** argv) {
 
   std::string spec_path, id, name, output, shard_server, state, dir;
   int workers = 2, min_workers = 0, shard_servers = 2, priority = 0, timeout_minutes = 120;
-  bool watch = false;
+  bool watch = false, if_absent = false;
   CLI::App* submit = app.add_subcommand("submit", "submit a job");
   submit->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
   submit->add_option("--workers", workers, "W, the gang size")->check(CLI::Range(1, 4096));
   submit->add_option("--min-workers", min_workers, "elastic: run on as few as M when short")
       ->check(CLI::Range(1, 4096));
   submit->add_option("--priority", priority, "higher runs first");
-  submit->add_option("--name", name, "a name to show");
+  CLI::Option* name_option = submit->add_option("--name", name, "a name to show");
+  submit
+      ->add_flag("--if-absent", if_absent,
+                 "submit only if no job of this --name exists; else take that one (safe to "
+                 "repeat)")
+      ->needs(name_option);
   submit->add_flag("--watch", watch, "watch the job to its end");
   CLI::App* get = app.add_subcommand("get", "show a job");
   get->add_option("id", id)->required();
@@ -212,13 +218,19 @@ int main(int argc, char** argv) {
   if (submit->parsed() || local->parsed()) {
     std::string text;
     if (const Status s = ReadSpec(spec_path, &text); !s.ok()) return finish(Fail(s));
+    bool created = true;
     if (const Status s =
             client->Submit(name.empty() ? spec_path : name, text, static_cast<uint32_t>(workers),
-                           priority, &job, static_cast<uint32_t>(min_workers));
+                           priority, &job, static_cast<uint32_t>(min_workers), if_absent, &created);
         !s.ok()) {
       return finish(Fail(ViaCoordinator(s, connection.address)));
     }
-    std::printf("submitted %s\n", job.id().c_str());
+    if (created) {
+      std::printf("submitted %s\n", job.id().c_str());
+    } else {
+      std::printf("%s is named %s already: nothing submitted\n%s\n", job.id().c_str(), name.c_str(),
+                  ProgressLine(job).c_str());
+    }
     std::fflush(stdout);
     if (!watch && !local->parsed()) return finish(0);
     return finish(WatchToEnd(*client, job.id(), connection.address));

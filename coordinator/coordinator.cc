@@ -105,9 +105,12 @@ Status ValidateGangSize(uint32_t world_size, uint32_t min_world_size) {
 
 Status Coordinator::Submit(const std::string& name, const std::string& spec_json,
                            uint32_t world_size, uint32_t min_world_size, int32_t priority,
-                           JobRecord* out) {
+                           bool if_absent, JobRecord* out, bool* created) {
   MW_RETURN_IF_ERROR(ValidateGangSize(world_size, min_world_size));
   if (name.size() > 256) return Status::InvalidArgument("name: at most 256 characters");
+  if (if_absent && name.empty()) {
+    return Status::InvalidArgument("name: required with if_absent (jobs are found by name)");
+  }
   JobSpec spec;
   MW_RETURN_IF_ERROR(ParseJobSpec(spec_json, "spec", &spec));
   JobRecord job;
@@ -119,8 +122,14 @@ Status Coordinator::Submit(const std::string& name, const std::string& spec_json
   job.epochs = static_cast<uint64_t>(spec.trainer.epochs);
   // The durable commit (an fsync) happens outside the coordinator's lock, so other calls do
   // not queue behind it; the row is read back under the lock in case a Cancel came first.
-  MW_RETURN_IF_ERROR(store_->Insert(&job));
+  bool existed = false;
+  MW_RETURN_IF_ERROR(if_absent ? store_->InsertIfNameAbsent(&job, &existed) : store_->Insert(&job));
+  *created = !existed;
   std::lock_guard<std::mutex> lock(mu_);
+  if (existed) {
+    if (!FindLocked(job.id, out)) *out = job;  // the live record when it runs or waits
+    return Status::Ok();
+  }
   JobRecord now;
   Status read = FaultPoint("coordinator.submit.read_back");
   if (read.ok()) read = store_->Get(job.id, &now);

@@ -62,8 +62,11 @@ class Coordinator {
   ~Coordinator();  // stops the control loop
 
   // JobService.
+  // if_absent: when a job named `name` exists (in any state), returns it and sets *created
+  // false instead of submitting (JobStore::InsertIfNameAbsent).
   Status Submit(const std::string& name, const std::string& spec_json, uint32_t world_size,
-                uint32_t min_world_size, int32_t priority, JobRecord* out);
+                uint32_t min_world_size, int32_t priority, bool if_absent, JobRecord* out,
+                bool* created);
   Status Get(const std::string& id, JobRecord* out);
   Status List(int state, int64_t before_seq, int limit, std::vector<JobRecord>* out);
   Status Cancel(const std::string& id, JobRecord* out);

@@ -42,11 +42,13 @@ grpc::Status JobServiceImpl::Submit(grpc::ServerContext* context,
                                     v1::SubmitJobResponse* response) {
   if (auto auth = auth_.Check(*context, {Role::kUser}); !auth.ok()) return auth;
   JobRecord job;
-  const Status s =
-      coordinator_->Submit(request->name(), request->spec_json(), request->world_size(),
-                           request->min_world_size(), request->priority(), &job);
+  bool created = false;
+  const Status s = coordinator_->Submit(request->name(), request->spec_json(),
+                                        request->world_size(), request->min_world_size(),
+                                        request->priority(), request->if_absent(), &job, &created);
   if (!s.ok()) return ToGrpc(s);
   Fill(job, response->mutable_job());
+  response->set_created(created);
   return grpc::Status::OK;
 }
 

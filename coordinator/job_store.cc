@@ -160,6 +160,7 @@ Status JobStore::Open(const std::string& path, std::unique_ptr<JobStore>* out) {
   }
   MW_RETURN_IF_ERROR(
       store->Exec("CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, priority, seq)"));
+  MW_RETURN_IF_ERROR(store->Exec("CREATE INDEX IF NOT EXISTS jobs_by_name ON jobs (name, seq)"));
   MW_RETURN_IF_ERROR(OpenConnection(path, SQLITE_OPEN_READONLY, &store->reader_));
   *out = std::move(store);
   return Status::Ok();
@@ -184,6 +185,8 @@ Status JobStore::Exec(const std::string& sql) {
 struct JobStore::PendingInsert {
   explicit PendingInsert(JobRecord* row) : job(row) {}
   JobRecord* job;
+  bool if_name_absent = false;
+  bool existed = false;
   Status status = Status::Ok();
   bool done = false;
   std::condition_variable turn;
@@ -191,6 +194,19 @@ struct JobStore::PendingInsert {
 
 Status JobStore::Insert(JobRecord* job) {
   PendingInsert mine(job);
+  return Enqueue(&mine);
+}
+
+Status JobStore::InsertIfNameAbsent(JobRecord* job, bool* existed) {
+  PendingInsert mine(job);
+  mine.if_name_absent = true;
+  const Status status = Enqueue(&mine);
+  *existed = mine.existed;
+  return status;
+}
+
+Status JobStore::Enqueue(PendingInsert* insert) {
+  PendingInsert& mine = *insert;
   std::unique_lock<std::mutex> lock(inserts_mutex_);
   inserts_.push_back(&mine);
   mine.turn.wait(lock, [&] { return mine.done || inserts_.front() == &mine; });
@@ -217,6 +233,12 @@ Status JobStore::InsertBatch(const std::vector<PendingInsert*>& batch) {
   MW_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s = Status::Ok();
   for (PendingInsert* p : batch) {
+    // Rows inserted earlier in this batch are visible here: one name makes one row.
+    if (p->if_name_absent) {
+      s = FindByNameLocked(p->job->name, p->job, &p->existed);
+      if (!s.ok()) break;
+      if (p->existed) continue;
+    }
     s = InsertRow(p->job);
     if (!s.ok()) break;
   }
@@ -242,6 +264,18 @@ Status JobStore::InsertRow(JobRecord* job) {
   BindText(name.get(), 1, job->id);
   sqlite3_bind_int64(name.get(), 2, job->seq);
   if (sqlite3_step(name.get()) != SQLITE_DONE) return SqliteError(db_, "insert");
+  return Status::Ok();
+}
+
+Status JobStore::FindByNameLocked(const std::string& name, JobRecord* out, bool* found) {
+  Statement query(
+      db_, std::string("SELECT ") + kColumns + " FROM jobs WHERE name = ? ORDER BY seq LIMIT 1");
+  if (!query.ok()) return SqliteError(db_, "find by name");
+  BindText(query.get(), 1, name);
+  const int rc = sqlite3_step(query.get());
+  if (rc == SQLITE_ROW) *out = ReadRecord(query.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return SqliteError(db_, "find by name");
+  *found = rc == SQLITE_ROW;
   return Status::Ok();
 }
 

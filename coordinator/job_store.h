@@ -72,6 +72,10 @@ class JobStore {
   // Assigns seq, id and timestamps; returns once the row is durable. Concurrent inserts are
   // committed together.
   Status Insert(JobRecord* job);
+  // Insert, unless a job of the same name exists: then *job becomes the oldest of that name
+  // and *existed is set. Decided inside the insert's transaction, so concurrent calls with one
+  // name insert one row.
+  Status InsertIfNameAbsent(JobRecord* job, bool* existed);
   // Replaces the job's row (by id); refreshes updated_unix_ms.
   Status Update(JobRecord* job);
   Status Get(const std::string& id, JobRecord* out);
@@ -86,8 +90,11 @@ class JobStore {
   explicit JobStore(sqlite3* db) : db_(db) {}
   struct PendingInsert;
   Status Exec(const std::string& sql);
+  Status Enqueue(PendingInsert* insert);
   Status InsertBatch(const std::vector<PendingInsert*>& batch);
   Status InsertRow(JobRecord* job);
+  // The oldest job named `name`, read on the writer's connection (inside its transaction).
+  Status FindByNameLocked(const std::string& name, JobRecord* out, bool* found);
   Status Query(const std::string& where_order_limit, const std::vector<int64_t>& ints,
                const std::string& text, std::vector<JobRecord>* out);
 

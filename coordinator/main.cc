@@ -45,6 +45,10 @@ int main(int argc, char** argv) {
   app.add_option("--tls-ca", options.shard_connection.tls_ca,
                  "PEM CA of the shard servers (the coordinator presents --tls-cert to them)")
       ->envname("MW_TLS_CA");
+  app.add_flag("--allow-plaintext-token", options.shard_connection.allow_plaintext_token,
+               "send coordinator.token to non-loopback shard servers without TLS (trusted "
+               "networks only)")
+      ->envname("MW_ALLOW_PLAINTEXT_TOKEN");
   CLI11_PARSE(app, argc, argv);
   std::unique_ptr<mw::MetricsServer> metrics;
   mw::Status s = mw::StartObservability("coordinator", observability, &metrics);

@@ -45,6 +45,10 @@ class CoordinatorByHand : public ::testing::Test {
     EXPECT_TRUE(coordinator_->Register(name, name + ":29500", &id).ok());
     return id;
   }
+  Status Submit(const std::string& name, uint32_t world_size, JobRecord* job) {
+    bool created = false;
+    return coordinator_->Submit(name, kSpec, world_size, 0, 0, false, job, &created);
+  }
   v1::Task Next(const std::string& worker) {
     v1::Task task;
     const Status s = coordinator_->NextTask(worker, std::chrono::seconds(10), &task);
@@ -73,7 +77,7 @@ TEST_F(CoordinatorByHand, ScaleJustAfterAGangStopsIsKept) {
   const std::string a = Register("a");
   const std::string b = Register("b");
   JobRecord job;
-  ASSERT_TRUE(coordinator_->Submit("scaled", kSpec, 2, 0, 0, &job).ok());
+  ASSERT_TRUE(Submit("scaled", 2, &job).ok());
   const v1::Task start_a = Next(a);
   const v1::Task start_b = Next(b);
   ASSERT_EQ(start_a.kind(), v1::TASK_START);
@@ -121,7 +125,7 @@ TEST_F(CoordinatorByHand, ScaleJustAfterAGangStopsIsKept) {
 TEST_F(CoordinatorByHand, CancelJustAfterAGangStopsEndsTheJob) {
   const std::string a = Register("a");
   JobRecord job;
-  ASSERT_TRUE(coordinator_->Submit("cancelled", kSpec, 1, 0, 0, &job).ok());
+  ASSERT_TRUE(Submit("cancelled", 1, &job).ok());
   const v1::Task start = Next(a);
   Report(a, start, /*ok=*/false);
   JobRecord cancelled;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -97,6 +98,44 @@ TEST_F(JobServiceQueued, CancelAndScaleActOnQueuedJobsDurably) {
   EXPECT_EQ(job.state(), v1::QUEUED);
   EXPECT_EQ(job.world_size(), 4u);
   EXPECT_EQ(job.min_world_size(), 2u);
+}
+
+// Submits with if_absent are safe to repeat: eight at once with one name make one job (the
+// rest get that job, created false), durably; without if_absent the name is just a label.
+TEST_F(JobServiceQueued, SubmitIfAbsentMakesOneJobPerName) {
+  constexpr int kSubmits = 8;
+  std::vector<v1::Job> got(kSubmits);
+  std::vector<int> created(kSubmits, 0);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSubmits; ++i) {
+    threads.emplace_back([&, i] {
+      std::unique_ptr<JobClient> client;
+      bool made = false;
+      ASSERT_TRUE(JobClient::Connect(cluster_->UserConnection(), &client).ok());
+      ASSERT_TRUE(client->Submit("in21k", kSpec, 2, 0, &got[i], 0, true, &made).ok());
+      created[i] = made ? 1 : 0;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::accumulate(created.begin(), created.end(), 0), 1);
+  for (const auto& job : got) EXPECT_EQ(job.id(), got[0].id());
+
+  v1::Job job;
+  bool made = false;
+  ASSERT_TRUE(client_->Submit("in21k", kSpec, 2, 0, &job, 0, false, &made).ok());
+  EXPECT_TRUE(made);
+  EXPECT_NE(job.id(), got[0].id());
+  const Status unnamed = client_->Submit("", kSpec, 2, 0, &job, 0, true, &made);
+  EXPECT_EQ(unnamed.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(unnamed.message().find("name"), std::string::npos) << unnamed.ToString();
+
+  cluster_->coordinator().Signal(SIGKILL);
+  ASSERT_TRUE(cluster_->RestartCoordinator().ok());
+  ASSERT_TRUE(JobClient::Connect(cluster_->UserConnection(), &client_).ok());
+  ASSERT_TRUE(client_->Submit("in21k", kSpec, 2, 0, &job, 0, true, &made).ok());
+  EXPECT_FALSE(made);
+  EXPECT_EQ(job.id(), got[0].id());
+  EXPECT_EQ(job.state(), v1::QUEUED);
 }
 
 TEST(ServerLimits, CallsBeyondTheThreadQuotaAreResourceExhausted) {
