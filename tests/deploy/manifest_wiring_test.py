@@ -41,6 +41,9 @@ import time
 
 import yaml
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from waiting import wait_for as poll  # noqa: E402
+
 NAMESPACE_PREFIX = "mwk-"
 BRIDGE_NS = "mwk-net"
 SUBNET = "10.244.0."
@@ -485,14 +488,8 @@ def training(client, attempts=0):
     return job if job and job["phase"] == "train" and job["attempts"] > attempts else None
 
 
-def wait(what, predicate, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(1)
-    raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+def wait_for(what, predicate, seconds):
+    return poll(what, predicate, seconds, interval=1)  # each poll runs mwctl twice
 
 
 def main():
@@ -514,11 +511,11 @@ def main():
                                     f"-> {port.get('targetPort')}")
         threading.Thread(target=kubelet.kubelet_loop, daemon=True).start()
         client = Client(kubelet, os.path.join(build, "bin", "mwctl"))
-        wait("every server pod ready", lambda: all(
+        wait_for("every server pod ready", lambda: all(
             p.ready for p in list(kubelet.pods.values()) if p.owner), 180)
         log("servers ready: " + ", ".join(sorted(kubelet.pods)))
         submit = kubelet.run_job(submit_name)
-        job = wait("the job to train", lambda: training(client), 300)
+        job = wait_for("the job to train", lambda: training(client), 300)
         time.sleep(2)  # into the epoch
         log(f"{job['id']} training: {job}")
 
@@ -528,7 +525,7 @@ def main():
         time.sleep(15)
         kubelet.network.set_link("millionway-worker-1", True)
         log("worker-1's link restored")
-        job = wait("the job to train again after the cut",
+        job = wait_for("the job to train again after the cut",
                    lambda: training(client, job["attempts"]), 300)
         log(f"resumed: {job}")
 
@@ -539,7 +536,7 @@ def main():
         worker0 = kubelet.pods["millionway-worker-0"]
         grace = worker0.spec["terminationGracePeriodSeconds"]
         took = kubelet.delete_pod("millionway-worker-0")
-        after = wait("the job's record", lambda: client.job(), 60)
+        after = wait_for("the job's record", lambda: client.job(), 60)
         log(f"worker-0 deleted: exited in {took:.1f} s of {grace}; checkpoint "
             f"{before['checkpoint']} -> {after['checkpoint']}")
         if took >= grace:
@@ -549,32 +546,32 @@ def main():
                             f"({before['checkpoint']} -> {after['checkpoint']})")
 
         # 3. The coordinator killed; its Deployment makes a new pod on the same volume.
-        wait("the job to train after the deletion", lambda: training(client, after["attempts"]),
+        wait_for("the job to train after the deletion", lambda: training(client, after["attempts"]),
              300)
         before = client.job()
         coordinator = next(p for p in kubelet.pods.values()
                            if p.owner == "millionway-coordinator")
         kubelet.delete_pod(coordinator.name, grace=0)
         log(f"coordinator pod {coordinator.name} killed at checkpoint {before['checkpoint']}")
-        after = wait("the new coordinator to know the job",
+        after = wait_for("the new coordinator to know the job",
                      lambda: client.job(), 180)
         log(f"new coordinator: {after}")
         if after["checkpoint"] < before["checkpoint"]:
             failures.append(f"the coordinator restart lost checkpoints ({before} -> {after})")
 
-        done = wait("the job to end", lambda: (
+        done = wait_for("the job to end", lambda: (
             lambda j: j if j and j["state"] in ("COMPLETED", "FAILED", "CANCELLED") else None)(
             client.job()), 900)
         log(f"job ended: {done}")
         if done["state"] != "COMPLETED":
             failures.append(f"the job ended {done['state']}")
-        wait("the submit Job's pod to succeed",
+        wait_for("the submit Job's pod to succeed",
              lambda: submit.exit_codes.get("submit") == 0 or None, 120)
         log(f"submit pod succeeded after {submit.restarts.get('submit', 0)} restart(s)")
 
         # 4. The submit Job applied again: it finds the job by name, submits nothing.
         again = kubelet.run_job(submit_name)
-        wait("the second submit pod to succeed",
+        wait_for("the second submit pod to succeed",
              lambda: again.exit_codes.get("submit") == 0 or None, 120)
         listed = client.run("list").stdout
         count = len(re.findall(r"^job-\d+ ", listed, re.M))

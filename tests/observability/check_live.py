@@ -24,6 +24,9 @@ import time
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from waiting import wait_for  # noqa: E402
+
 SPEC = {"train_subset": 600, "test_subset": 200, "epochs": 6, "local_batch": 50, "top_k": 10,
         "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0, "linear_probe": True}
 PROCESSES = ["shard-server-0", "shard-server-1", "coordinator", "worker-0", "worker-1"]
@@ -46,16 +49,6 @@ def status_of(url):
         return get(url)[0]
     except urllib.error.HTTPError as e:
         return e.code
-
-
-def wait_for(what, predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise SystemExit(f"FAIL: timed out waiting for {what}")
 
 
 def metric_names(expr):
