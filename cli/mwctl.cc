@@ -7,6 +7,7 @@
 //   mwctl export ID --output backbone.pt --shard-server HOST:PORT
 //   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D]
 //   mwctl train --spec F [--workers W]     (the job on bare local ranks, no services)
+//   mwctl plan --spec F --workers W [--instances N] [--shard-servers S] [--keep-checkpoints K]
 //
 // Connection flags (--coordinator, --token-file, --tls-ca, --tls-cert, --tls-key) have
 // MW_* environment variables.
@@ -19,6 +20,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "cli/capacity_plan.h"
 #include "cli/job_client.h"
 #include "cli/local_cluster.h"
 #include "cli/progress.h"
@@ -158,9 +160,30 @@ int main(int argc, char** argv) {
       ->envname("MW_WORKERS")
       ->check(CLI::Range(1, 64));
   train->add_option("--timeout-minutes", timeout_minutes, "stop the job after this long");
+  CapacityPlanOptions plan_options;
+  CLI::App* plan = app.add_subcommand(
+      "plan", "what a job needs: classifier memory per worker, disk per shard server");
+  plan->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
+  plan->add_option("--workers", plan_options.workers, "W")->check(CLI::Range(1, 4096));
+  plan->add_option("--instances", plan_options.instances,
+                   "training images (default: from the spec, when it says)")
+      ->check(CLI::Range(int64_t{1}, (int64_t{1} << 31) - 1));
+  plan->add_option("--shard-servers", plan_options.shard_servers, "S")->check(CLI::Range(1, 1024));
+  plan->add_option("--keep-checkpoints", plan_options.keep_checkpoints,
+                   "the coordinator's --keep-checkpoints")
+      ->check(CLI::Range(1, 100));
   CLI11_PARSE(app, argc, argv);
 
   if (train->parsed()) return TrainOnRanks(spec_path, workers, timeout_minutes);
+  if (plan->parsed()) {
+    JobSpec spec;
+    std::string text;
+    Status s = LoadJobSpec(spec_path, &spec);
+    if (s.ok()) s = CapacityPlan(spec, plan_options, &text);
+    if (!s.ok()) return Fail(s);
+    std::printf("%s", text.c_str());
+    return 0;
+  }
   if (const Status s = LoadToken(client_flags, &connection); !s.ok()) return Fail(s);
 
   std::unique_ptr<LocalCluster> cluster;

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/capacity_plan.h"
 #include "common/process_group.h"
 #include "common/yaml_to_json.h"
 #include "worker/classifier/classifier_memory.h"
@@ -190,6 +191,26 @@ TEST(Mwctl, AnErrorNamesTheServiceItCouldNotReachAndItsFlag) {
   const std::string exported = stderr_of(
       "--coordinator 127.0.0.1:1 export job-1 --output /tmp/unused.pt --shard-server 127.0.0.1:2");
   EXPECT_NE(exported.find("the coordinator at 127.0.0.1:1"), std::string::npos) << exported;
+}
+
+// The sizing in docs/deploy.md: ImageNet-21K on 64 workers and 8 shard servers.
+TEST(CapacityPlan, SizesTheClassifierAndTheShardServersDisks) {
+  JobSpec spec;
+  ASSERT_TRUE(ParseJobSpec(R"({"dataset": "image-folder", "train_dir": "/data/train",
+      "test_dir": "/data/val", "local_batch": 64, "dim": 128, "top_k": 100})",
+                           "spec", &spec)
+                  .ok());
+  CapacityPlanOptions options;
+  options.workers = 64;
+  options.shard_servers = 8;
+  std::string plan;
+  EXPECT_EQ(CapacityPlan(spec, options, &plan).code(), Status::Code::kInvalidArgument);
+  options.instances = 14197122;
+  ASSERT_TRUE(CapacityPlan(spec, options, &plan).ok());
+  // 14197122 x 128 x 4 B x 2 (weights, momentum) = 14.54 GB; 3 of them over 8 servers.
+  EXPECT_NE(plan.find("221831 rows"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("momentum: 14.54 GB"), std::string::npos) << plan;
+  EXPECT_NE(plan.find("= 5.45 GB"), std::string::npos) << plan;
 }
 
 }  // namespace
