@@ -64,6 +64,10 @@ class Network:
     def __init__(self):
         self.next_ip = 10
         self.links = {}  # pod -> bridge-side veth
+        # What a run that was killed left behind: its names would collide.
+        for ns in sh("ip", "netns", "list").stdout.split("\n"):
+            if ns.startswith(NAMESPACE_PREFIX):
+                sh("ip", "netns", "del", ns.split()[0], check=False)
         sh("ip", "netns", "add", BRIDGE_NS)
         sh("ip", "-n", BRIDGE_NS, "link", "add", "br0", "type", "bridge")
         sh("ip", "-n", BRIDGE_NS, "link", "set", "br0", "up")
