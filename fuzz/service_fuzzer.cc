@@ -58,6 +58,12 @@ Services* Start() {
   auto* s = new Services();
   s->dir = std::filesystem::temp_directory_path() / ("mw_fuzz_" + std::to_string(getpid()));
   std::filesystem::create_directories(s->dir);
+  // libFuzzer ends a run with exit(): the database and checkpoints go with the process.
+  static const std::string dir = s->dir;
+  std::atexit([] {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  });
   mw::InitLog("fuzz", "text");
   Check(mw::MetricsServer::Start({}, "fuzz", &s->metrics));
   mw::AuthOptions open;
