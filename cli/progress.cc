@@ -35,10 +35,10 @@ std::string ProgressLine(const v1::Job& job) {
 std::string Summary(const v1::Job& job) {
   char line[1024];
   std::snprintf(line, sizeof(line),
-                "%s %s after %u attempt(s), %llu epoch(s), checkpoint %llu: kNN top-1 %.4f, "
+                "%s (%s) %s after %u attempt(s), %llu epoch(s), checkpoint %llu: kNN top-1 %.4f, "
                 "linear probe top-1 %.4f%s%s",
-                job.id().c_str(), v1::JobState_Name(job.state()).c_str(), job.attempts(),
-                static_cast<unsigned long long>(job.epoch()),
+                job.id().c_str(), job.name().c_str(), v1::JobState_Name(job.state()).c_str(),
+                job.attempts(), static_cast<unsigned long long>(job.epoch()),
                 static_cast<unsigned long long>(job.last_checkpoint()),
                 job.last_evaluation().knn_top1(), job.last_evaluation().linear_top1(),
                 job.failure().empty() ? "" : "; ", job.failure().c_str());

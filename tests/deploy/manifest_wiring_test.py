@@ -459,6 +459,8 @@ class Client:
         env = {e["name"]: e.get("value") for e in
                submit["spec"]["template"]["spec"]["containers"][0]["env"] if "value" in e}
         self.coordinator = env["MW_COORDINATOR"]
+        args = submit["spec"]["template"]["spec"]["containers"][0]["args"]
+        self.name = next(a.split("=", 1)[1] for a in args if a.startswith("--name="))
         user = os.path.join(kubelet.work, "user")
         self.flags = ["--coordinator", self.coordinator, "--token-file",
                       os.path.join(user, "user.token"), "--tls-ca", os.path.join(user, "ca.pem")]
@@ -469,21 +471,24 @@ class Client:
                               self.flags + list(args), capture_output=True, text=True)
 
     def job(self):
-        """The cluster's one job (the submit Job's), or None while there is none or the
-        coordinator does not answer: its id, state, epoch, step, attempts, checkpoint."""
+        """The submit Job's job, found by its name, or None while there is none or the
+        coordinator does not answer: its id, state, phase, epoch, step, attempts, checkpoint."""
         listed = self.run("list")
-        ids = re.findall(r"^(job-\d+) ", listed.stdout, re.M)
-        if listed.returncode != 0 or not ids:
+        if listed.returncode != 0:
             return None
-        got = self.run("get", ids[-1])
-        m = re.search(r"^(job-\d+) (\w+) +(\w*) +epoch (\d+)/\d+ step (\d+)/", got.stdout,
-                      re.M)
-        s = re.search(r"after (\d+) attempt\(s\), \d+ epoch\(s\), checkpoint (\d+)", got.stdout)
-        if not (m and s):
+        for job_id in re.findall(r"^(job-\d+) ", listed.stdout, re.M):
+            got = self.run("get", job_id)
+            m = re.search(r"^(job-\d+) (\w+) +(\w*) +epoch (\d+)/\d+ step (\d+)/", got.stdout,
+                          re.M)
+            s = re.search(r"^job-\d+ \((.*)\) \w+ after (\d+) attempt\(s\), \d+ epoch\(s\), "
+                          r"checkpoint (\d+)", got.stdout, re.M)
+            if m and s and s.group(1) == self.name:
+                break
+        else:
             return None
         return {"id": m.group(1), "state": m.group(2), "phase": m.group(3),
-                "epoch": int(m.group(4)), "step": int(m.group(5)), "attempts": int(s.group(1)),
-                "checkpoint": int(s.group(2))}
+                "epoch": int(m.group(4)), "step": int(m.group(5)), "attempts": int(s.group(2)),
+                "checkpoint": int(s.group(3))}
 
 
 def training(client, attempts=0):
