@@ -172,8 +172,8 @@ class Kubelet:
 
     def update_dns(self):
         text = self.hosts_text()
-        for p in list(self.pods.values()) + [Pod("client", None, {}, {}, {})]:
-            path = f"/etc/netns/{NAMESPACE_PREFIX}{p.name}/hosts"
+        for name in list(self.pods) + ["client"]:
+            path = f"/etc/netns/{NAMESPACE_PREFIX}{name}/hosts"
             os.makedirs(os.path.dirname(path), exist_ok=True)
             # In place: the containers see this file through a bind mount of its inode.
             with open(path, "a+") as f:
@@ -388,8 +388,7 @@ class Kubelet:
             name = s["metadata"]["name"]
             for i in range(s["spec"]["replicas"]):
                 pod = f"{name}-{i}"
-                current = self.pods.get(pod)
-                if current is None or (current.deleted and not current.processes):
+                if pod not in self.pods:  # a deleted pod leaves once released
                     claims = {t["metadata"]["name"]: f"{t['metadata']['name']}-{pod}"
                               for t in s["spec"].get("volumeClaimTemplates", [])}
                     self.create_pod(pod, name, s["spec"]["template"], claims)
@@ -454,8 +453,7 @@ class Client:
         self.kubelet, self.mwctl = kubelet, mwctl
         ip = kubelet.network.attach("client")
         kubelet.update_dns()
-        submit = kubelet.find("Job", next(j["metadata"]["name"]
-                                          for j in kubelet.by_kind["Job"]))
+        submit = kubelet.by_kind["Job"][0]
         env = {e["name"]: e.get("value") for e in
                submit["spec"]["template"]["spec"]["containers"][0]["env"] if "value" in e}
         self.coordinator = env["MW_COORDINATOR"]
