@@ -47,8 +47,8 @@ at::Tensor SavedRows(const std::string& dir, const char* name, int64_t n, const 
 
 int main() {
   at::set_num_threads(1);
-  mw::GlooOptions options;
-  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  mw::GangOptions options;
+  MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
   const std::string mode = std::getenv("MW_MODE"), dir = std::getenv("MW_DIR");

@@ -5,7 +5,9 @@
 
 #include "common/process_group.h"
 #include "worker/classifier/classifier.h"
+#include "worker/comm/gang_communicator.h"
 #include "worker/comm/gloo_communicator.h"
+#include "worker/comm/torch_device.h"
 
 namespace mw {
 namespace {
@@ -90,7 +92,7 @@ TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
 }
 
 TEST(Classifier, CreateRejectsAnInvalidConfig) {
-  GlooOptions options;
+  GangOptions options;
   options.store_port = FreeLoopbackPort();
   std::unique_ptr<Communicator> comm;
   ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
@@ -123,10 +125,34 @@ TEST_P(DenseEquivalence, LossGradientsAndTenStepsMatchFloat64Reference) {
 INSTANTIATE_TEST_SUITE_P(WorldSizesAndPrecisions, DenseEquivalence,
                          ::testing::Values(Layout{1, "f64"}, Layout{2, "f64"}, Layout{3, "f64"},
                                            Layout{4, "f64"}, Layout{1, "f32"}, Layout{2, "f32"},
-                                           Layout{3, "f32"}, Layout{4, "f32"}),
+                                           Layout{3, "f32"}, Layout{4, "f32"}, Layout{1, "bf16"},
+                                           Layout{2, "bf16"}, Layout{3, "bf16"}),
                          [](const ::testing::TestParamInfo<Layout>& info) {
                            return "W" + std::to_string(info.param.world_size) + "_" +
                                   info.param.precision;
+                         });
+
+// The same cases with the classifier on a GPU (one rank per GPU, NCCL between them), against
+// the float64 reference on the CPU. They need a CUDA LibTorch and a GPU; bench/gpu/run.sh runs
+// them where there is one.
+class DenseEquivalenceOnGpu : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(DenseEquivalenceOnGpu, LossGradientsAndTenStepsMatchFloat64Reference) {
+  const Status usable = CheckDeviceAvailable(DeviceSpec{true, 0});
+  if (!usable.ok()) GTEST_SKIP() << "no GPU to run on: " << usable.message();
+  const int gpus = BuiltWithNccl() ? 2 : 1;
+  for (int world_size = 1; world_size <= gpus; ++world_size) {
+    if (world_size > 1 && !CheckDeviceAvailable(DeviceSpec{true, 1}).ok()) break;
+    const auto exits =
+        RunRanks(HelperPath("classifier_rank"), {}, world_size,
+                 {{"MW_PRECISION", GetParam()}, {"MW_DEVICE", "cuda"}}, std::chrono::seconds(300));
+    EXPECT_TRUE(AllSucceeded(exits)) << "W = " << world_size;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, DenseEquivalenceOnGpu, ::testing::Values("f32", "bf16"),
+                         [](const ::testing::TestParamInfo<const char*>& info) {
+                           return std::string(info.param);
                          });
 
 }  // namespace

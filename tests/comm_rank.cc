@@ -2,6 +2,8 @@
 //   comm_rank collectives   every collective, checked against values computed locally
 //   comm_rank peer_death    rank 1 dies abruptly; rank 0's next collective must fail cleanly
 //   comm_rank silent_peer   rank 1 stops answering; rank 0 must time out cleanly
+//   comm_rank unique_id     NCCL's unique id (random bytes without NCCL) travels from rank 0
+//                           to every rank through the rendezvous store
 #include <unistd.h>
 
 #include <chrono>
@@ -11,8 +13,13 @@
 #include <thread>
 #include <vector>
 
+#include "common/random_token.h"
 #include "tests/support/check.h"
+#include "worker/comm/gang_communicator.h"
 #include "worker/comm/gloo_communicator.h"
+#ifdef MW_WITH_NCCL
+#include "worker/comm/nccl_communicator.h"
+#endif
 
 namespace mw {
 namespace {
@@ -125,15 +132,58 @@ void SilentPeer(Communicator& comm) {
   std::fprintf(stderr, "rank 0 saw: %s\n", st.ToString().c_str());
 }
 
+// Only rank 0 makes the id; every rank ends with rank 0's bytes, as each reports back through
+// the same store for rank 0 to compare.
+void UniqueIdExchange(const GangOptions& options) {
+  std::unique_ptr<Rendezvous> rendezvous;
+  MW_CHECK_OK(Rendezvous::Connect(options, &rendezvous));
+  int made = 0;
+  std::string id;
+  MW_CHECK_OK(rendezvous->ShareFromRankZero(
+      kNcclUniqueIdKey,
+      [&](std::string* out) {
+        ++made;
+#ifdef MW_WITH_NCCL
+        return NcclCommunicator::NewUniqueId(out);
+#else
+        *out = RandomHex(64);
+        return Status::Ok();
+#endif
+      },
+      &id));
+  MW_CHECK(made == (options.rank == 0 ? 1 : 0), "rank %d made the id %d times", options.rank, made);
+  MW_CHECK(id.size() >= 64, "the id has %zu bytes", id.size());
+  const std::string mine = "seen/" + std::to_string(options.rank);
+  MW_CHECK_OK(rendezvous->Set(mine, id));
+  if (options.rank != 0) {
+    std::string done;
+    MW_CHECK_OK(rendezvous->Get("checked", &done));  // rank 0's store lives until all are read
+    return;
+  }
+  for (int r = 1; r < options.world_size; ++r) {
+    std::string seen;
+    MW_CHECK_OK(rendezvous->Get("seen/" + std::to_string(r), &seen));
+    MW_CHECK(seen == id, "rank %d holds different id bytes than rank 0", r);
+  }
+  std::fprintf(stderr, "rank 0: %zu-byte id shared with %d ranks\n", id.size(),
+               options.world_size - 1);
+  MW_CHECK_OK(rendezvous->Set("checked", "1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+}
+
 }  // namespace
 }  // namespace mw
 
 int main(int argc, char** argv) {
-  MW_CHECK(argc == 2, "usage: comm_rank collectives|peer_death|silent_peer");
+  MW_CHECK(argc == 2, "usage: comm_rank collectives|peer_death|silent_peer|unique_id");
   const std::string mode = argv[1];
-  mw::GlooOptions options;
+  mw::GangOptions options;
   options.timeout = mode == "silent_peer" ? std::chrono::seconds(2) : std::chrono::seconds(20);
-  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
+  if (mode == "unique_id") {
+    mw::UniqueIdExchange(options);
+    return 0;
+  }
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
   if (mode == "collectives") {

@@ -34,6 +34,14 @@ TEST(GlooFailure, SilentPeerIsADeadlineNotAHang) {
   EXPECT_TRUE(exits[0].exited && exits[0].code == 0) << "rank 0 exit " << exits[0].code;
 }
 
+// What a GPU gang does before NCCL starts, run for real on the CPU: rank 0's id reaches every
+// rank through the rendezvous store (with NCCL's own ncclGetUniqueId where NCCL is built).
+TEST(Rendezvous, NcclUniqueIdTravelsFromRankZeroToEveryRank) {
+  const auto exits =
+      RunRanks(HelperPath("comm_rank"), {"unique_id"}, 3, {}, std::chrono::seconds(60));
+  EXPECT_TRUE(AllSucceeded(exits));
+}
+
 TEST(NcclCommunicator, NeedsAGpu) {
 #ifdef MW_WITH_NCCL
   if (NcclCommunicator::DeviceCount() == 0) {

@@ -69,8 +69,8 @@ at::Tensor IndependentPrior(const GreyImages& images, int64_t begin, int64_t cou
 
 int main() {
   at::set_num_threads(1);
-  mw::GlooOptions options;
-  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  mw::GangOptions options;
+  MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
   mw::GreyImages images;

@@ -126,8 +126,8 @@ void Route(Communicator& comm) {
 int main(int argc, char** argv) {
   MW_CHECK(argc == 2, "usage: topk_rank exact|random|route");
   at::set_num_threads(1);
-  mw::GlooOptions options;
-  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  mw::GangOptions options;
+  MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
   const std::string mode = argv[1];

@@ -17,8 +17,8 @@
 
 int main() {
   at::set_num_threads(1);
-  mw::GlooOptions options;
-  MW_CHECK_OK(mw::GlooOptionsFromEnvironment(&options));
+  mw::GangOptions options;
+  MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
 

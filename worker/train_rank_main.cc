@@ -36,9 +36,9 @@ class Stopwatch {
 Status Run(const std::string& spec_path) {
   JobSpec spec;
   MW_RETURN_IF_ERROR(LoadJobSpec(spec_path, &spec));
-  GlooOptions options;
+  GangOptions options;
   options.timeout = std::chrono::minutes(10);
-  MW_RETURN_IF_ERROR(GlooOptionsFromEnvironment(&options));
+  MW_RETURN_IF_ERROR(GangOptionsFromEnvironment(&options));
   std::unique_ptr<Communicator> comm;
   MW_RETURN_IF_ERROR(GlooCommunicator::Create(options, &comm));
   spec.ResolveLearningRates(comm->world_size());

@@ -76,9 +76,9 @@ double MatmulRate(int64_t batch, int64_t dim, int64_t cols) {
 }
 
 Status Run(const Args& args) {
-  GlooOptions options;
+  GangOptions options;
   options.timeout = std::chrono::minutes(10);
-  MW_RETURN_IF_ERROR(GlooOptionsFromEnvironment(&options));
+  MW_RETURN_IF_ERROR(GangOptionsFromEnvironment(&options));
   std::unique_ptr<Communicator> comm;
   MW_RETURN_IF_ERROR(GlooCommunicator::Create(options, &comm));
   const int world = comm->world_size();

@@ -29,9 +29,9 @@ struct Args {
 };
 
 Status Run(const Args& args) {
-  GlooOptions options;
+  GangOptions options;
   options.timeout = std::chrono::minutes(30);
-  MW_RETURN_IF_ERROR(GlooOptionsFromEnvironment(&options));
+  MW_RETURN_IF_ERROR(GangOptionsFromEnvironment(&options));
   std::unique_ptr<Communicator> comm;
   MW_RETURN_IF_ERROR(GlooCommunicator::Create(options, &comm));
   const RowPartition partition(args.num_rows, comm->world_size());

@@ -229,7 +229,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     MW_RETURN_IF_ERROR(
         OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
     MW_RETURN_IF_ERROR(CheckMemory(job->spec, job->train->size(), task.world_size()));
-    GlooOptions gloo;
+    GangOptions gloo;
     gloo.rank = static_cast<int>(task.rank());
     gloo.world_size = static_cast<int>(task.world_size());
     MW_RETURN_IF_ERROR(SplitHostPort(task.rendezvous(), &gloo.store_host, &gloo.store_port));

@@ -8,6 +8,7 @@
 #include "worker/classifier/replicated_classifier.h"
 #include "worker/classifier/shard_softmax.h"
 #include "worker/classifier/sharded_classifier.h"
+#include "worker/comm/torch_device.h"
 
 namespace mw {
 
@@ -18,11 +19,13 @@ Classifier::Classifier(const ClassifierConfig& config, Communicator* comm, int64
       sgd_{config.momentum, config.weight_decay},
       row_begin_(row_begin),
       row_end_(row_end) {
-  const at::TensorOptions options = at::TensorOptions().dtype(ScalarTypeOf(config.precision));
+  const at::TensorOptions options =
+      at::TensorOptions().dtype(ScalarTypeOf(config.precision)).device(TorchDevice(config.device));
   weights_ = at::zeros({row_end - row_begin, config.dim}, options);
   momentum_ = at::zeros({row_end - row_begin, config.dim}, options);
-  softmax_ = std::make_unique<ShardSoftmax>(weights_, config.temperature, config.chunk_rows,
-                                            config.logit_cache_bytes);
+  softmax_ =
+      std::make_unique<ShardSoftmax>(weights_, config.temperature, config.chunk_rows,
+                                     config.logit_cache_bytes, BlockTypeOf(config.precision));
 }
 
 Classifier::~Classifier() = default;
@@ -30,6 +33,7 @@ Classifier::~Classifier() = default;
 Status Classifier::Create(ClassifierLayout layout, const ClassifierConfig& config,
                           Communicator* comm, std::unique_ptr<Classifier>* out) {
   MW_RETURN_IF_ERROR(config.Validate(comm->world_size()));
+  MW_RETURN_IF_ERROR(CheckDeviceAvailable(config.device));
   if (layout == ClassifierLayout::kReplicated) {
     out->reset(new ReplicatedClassifier(config, comm));
   } else {
@@ -64,6 +68,10 @@ at::ScalarType ScalarTypeOf(Precision precision) {
   return precision == Precision::kFloat64 ? at::kDouble : at::kFloat;
 }
 
+at::ScalarType BlockTypeOf(Precision precision) {
+  return precision == Precision::kBfloat16 ? at::kBFloat16 : ScalarTypeOf(precision);
+}
+
 Status ValidateStepInputs(const ClassifierConfig& config, const at::Tensor& features,
                           const at::Tensor& ids, const at::Tensor& neighbors) {
   if (!features.defined() || features.dim() != 2 || features.size(0) < 1) {
@@ -77,6 +85,13 @@ Status ValidateStepInputs(const ClassifierConfig& config, const at::Tensor& feat
     return Status::InvalidArgument(
         std::string("features dtype = ") + c10::toString(features.scalar_type()) +
         " must match the classifier precision " + c10::toString(ScalarTypeOf(config.precision)));
+  }
+  const c10::Device device = TorchDevice(config.device);
+  if (features.device() != device || (ids.defined() && ids.device() != device) ||
+      (neighbors.defined() && neighbors.device() != device)) {
+    return Status::InvalidArgument(
+        "features, ids and neighbors must be on the classifier's device " +
+        config.device.ToString());
   }
   const int64_t batch = features.size(0);
   if (!ids.defined() || ids.dim() != 1 || ids.size(0) != batch || ids.scalar_type() != at::kLong) {

@@ -73,6 +73,9 @@ Status ValidateStepInputs(const ClassifierConfig& config, const at::Tensor& feat
 at::Tensor LabelColumns(const ClassifierConfig& config, const at::Tensor& ids,
                         const at::Tensor& neighbors);
 
+// The type of the rows, momentum and features (fp32 for bf16: its master copy).
 at::ScalarType ScalarTypeOf(Precision precision);
+// The type of the blocks of logits and of the matrix products' inputs.
+at::ScalarType BlockTypeOf(Precision precision);
 
 }  // namespace mw

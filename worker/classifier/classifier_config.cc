@@ -16,6 +16,40 @@ Status Invalid(const char* field, T value, const std::string& rule) {
 
 }  // namespace
 
+const char* PrecisionName(Precision precision) {
+  switch (precision) {
+    case Precision::kFloat32:
+      return "fp32";
+    case Precision::kFloat64:
+      return "fp64";
+    case Precision::kBfloat16:
+      return "bf16";
+  }
+  return "fp32";
+}
+
+Status ParsePrecision(const std::string& text, Precision* out) {
+  for (Precision p : {Precision::kFloat32, Precision::kFloat64, Precision::kBfloat16}) {
+    if (text == PrecisionName(p)) {
+      *out = p;
+      return Status::Ok();
+    }
+  }
+  return Status::InvalidArgument("precision '" + text + "' is not one of: fp32, bf16, fp64");
+}
+
+int64_t LogitBytes(Precision precision) {
+  switch (precision) {
+    case Precision::kFloat64:
+      return 8;
+    case Precision::kBfloat16:
+      return 2;
+    case Precision::kFloat32:
+      break;
+  }
+  return 4;
+}
+
 Status ClassifierConfig::Validate(int world_size) const {
   if (world_size < 1) return Invalid("world_size", world_size, "must be >= 1");
   if (num_classes < world_size) {
@@ -43,6 +77,12 @@ Status ClassifierConfig::Validate(int world_size) const {
   if (chunk_rows < 0) return Invalid("chunk_rows", chunk_rows, "must be >= 0 (0 = whole shard)");
   if (logit_cache_bytes < -1) {
     return Invalid("logit_cache_bytes", logit_cache_bytes, "must be >= -1 (-1 = keep all)");
+  }
+  if (precision == Precision::kFloat64 && device.cuda) {
+    return Status::InvalidArgument(
+        "precision = fp64 runs on the CPU only (it is the reference), "
+        "not on device " +
+        device.ToString());
   }
   return Status::Ok();
 }

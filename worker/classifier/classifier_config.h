@@ -4,12 +4,23 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
+#include "common/device_spec.h"
 #include "common/status.h"
 
 namespace mw {
 
-enum class Precision { kFloat32, kFloat64 };
+// kBfloat16 is mixed precision: the matrix products take bf16 inputs and accumulate in fp32, the
+// blocks of logits are stored in bf16, and everything else (rows, momentum, features, max,
+// sum, loss, gradients) stays fp32. kFloat64 is the reference, CPU only.
+enum class Precision { kFloat32, kFloat64, kBfloat16 };
+
+const char* PrecisionName(Precision precision);  // "fp32", "fp64", "bf16"
+// "fp32", "fp64" or "bf16"; anything else is INVALID_ARGUMENT naming it.
+Status ParsePrecision(const std::string& text, Precision* out);
+// Bytes of one logit in a block: 2 for bf16, else the width of the rows.
+int64_t LogitBytes(Precision precision);
 
 struct ClassifierConfig {
   int64_t num_classes = 0;    // N: one class per training instance
@@ -28,6 +39,7 @@ struct ClassifierConfig {
   // -1: keep every block (fewest FLOPs, B x |C_r| memory); 0: recompute every block.
   int64_t logit_cache_bytes = int64_t{1} << 30;
   Precision precision = Precision::kFloat32;
+  DeviceSpec device;  // where rows, momentum and logits live
 
   // Rules every layout must satisfy; names the first field that breaks one.
   Status Validate(int world_size) const;

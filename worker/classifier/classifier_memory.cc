@@ -30,11 +30,12 @@ ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int wo
   m.momentum = m.weights;
   m.neighbors = m.rows * config.top_k * kId;
   const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;
-  const int64_t all_blocks = global_batch * m.rows * kFloat;
+  const int64_t logit = LogitBytes(config.precision);
+  const int64_t all_blocks = global_batch * m.rows * logit;
   const int64_t cache = config.logit_cache_bytes < 0
                             ? all_blocks
                             : std::min<int64_t>(config.logit_cache_bytes, all_blocks);
-  m.logits = 2 * global_batch * chunk * kFloat + cache;
+  m.logits = 2 * global_batch * chunk * logit + cache;
   return m;
 }
 

@@ -15,7 +15,7 @@ struct ClassifierMemory {
   int64_t weights = 0;    // rows x d x 4 B
   int64_t momentum = 0;   // as much again
   int64_t neighbors = 0;  // the epoch's top-k table for the rank's rows: rows x k x 8 B
-  int64_t logits = 0;     // B x chunk x 4 B for a block and its gradient, plus the cache
+  int64_t logits = 0;     // B x chunk logits for a block and its gradient, plus the cache
   int64_t total() const { return weights + momentum + neighbors + logits; }
   std::string ToString() const;  // "12.3 GiB (weights 6.1, momentum 6.1, ...)"
 };

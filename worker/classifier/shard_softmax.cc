@@ -1,33 +1,26 @@
 #include "worker/classifier/shard_softmax.h"
 
 #include <ATen/ATen.h>
-#include <ATen/Parallel.h>
 
 #include <algorithm>
 #include <utility>
 
 #include "worker/classifier/row_normalization.h"
-#include "worker/classifier/softmax_rows.h"
+#include "worker/classifier/softmax_blocks.h"
 
 namespace mw {
 
-namespace {
-
-// Splits the batch rows of a [B, cols] block over LibTorch's intra-op threads.
-template <typename Fn>
-void ForRowRanges(int64_t batch, int64_t cols, Fn&& fn) {
-  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(cols, 1));
-  at::parallel_for(0, batch, grain, [&](int64_t begin, int64_t end) { fn(begin, end); });
-}
-
-}  // namespace
-
 ShardSoftmax::ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows,
-                           int64_t cache_bytes)
+                           int64_t cache_bytes, at::ScalarType block_type)
     : weights_(std::move(weights)),
       temperature_(temperature),
       chunk_rows_(chunk_rows),
-      cache_bytes_(cache_bytes) {}
+      cache_bytes_(cache_bytes),
+      block_type_(block_type) {}
+
+at::Tensor ShardSoftmax::InBlockType(const at::Tensor& t) const {
+  return t.scalar_type() == block_type_ ? t : t.to(block_type_);
+}
 
 int64_t ShardSoftmax::ChunkRows() const {
   return chunk_rows_ == 0 ? rows() : std::min(chunk_rows_, rows());
@@ -35,9 +28,8 @@ int64_t ShardSoftmax::ChunkRows() const {
 
 at::Tensor ShardSoftmax::Workspace(int64_t batch, int64_t cols) {
   const int64_t need = batch * cols;
-  if (!workspace_.defined() || workspace_.numel() < need ||
-      workspace_.scalar_type() != weights_.scalar_type()) {
-    workspace_ = at::empty({need}, weights_.options());
+  if (!workspace_.defined() || workspace_.numel() < need) {
+    workspace_ = at::empty({need}, weights_.options().dtype(block_type_));
   }
   return workspace_.narrow(0, 0, need).view({batch, cols});
 }
@@ -51,12 +43,12 @@ ShardSoftmaxStats ShardSoftmax::Forward(const at::Tensor& x) {
   const int64_t batch = x.size(0);
   const int64_t chunk = ChunkRows();
   const int64_t num_chunks = (rows() + chunk - 1) / chunk;
-  const int64_t block_bytes = batch * chunk * static_cast<int64_t>(x.element_size());
+  const int64_t block_bytes = batch * chunk * static_cast<int64_t>(c10::elementSize(block_type_));
   cached_chunks_ = cache_bytes_ < 0 ? num_chunks : std::min(num_chunks, cache_bytes_ / block_bytes);
   if (cached_chunks_ > 0) {
     const int64_t need = cached_chunks_ * batch * chunk;
-    if (!cache_.defined() || cache_.numel() < need || cache_.scalar_type() != x.scalar_type()) {
-      cache_ = at::empty({need}, x.options());
+    if (!cache_.defined() || cache_.numel() < need) {
+      cache_ = at::empty({need}, x.options().dtype(block_type_));
     }
     cache_max_ = at::empty({cached_chunks_, batch}, x.options());
   }
@@ -66,24 +58,22 @@ ShardSoftmaxStats ShardSoftmax::Forward(const at::Tensor& x) {
   ShardSoftmaxStats stats{at::full({batch}, -inv_tau, x.options()), at::zeros({batch}, x.options()),
                           at::zeros({batch, x.size(1)}, x.options())};
   at::Tensor rescale = at::empty({batch}, x.options());
+  const at::Tensor x_block = InBlockType(x);
+  const bool mixed = block_type_ != x.scalar_type();
   for (int64_t c = 0; c < num_chunks; ++c) {
     const int64_t begin = c * chunk;
     const int64_t n = std::min(chunk, rows() - begin);
     NormalizedRows w = NormalizeRows(weights_.narrow(0, begin, n));
+    const at::Tensor w_block = InBlockType(w.unit);
     at::Tensor block = ChunkBlock(c, batch, n);
-    at::mm_out(block, x, w.unit.t());
-    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "OnlineSoftmaxRows", [&] {
-      scalar_t* data = block.data_ptr<scalar_t>();
-      scalar_t* max = stats.row_max.data_ptr<scalar_t>();
-      scalar_t* sum = stats.row_sum.data_ptr<scalar_t>();
-      scalar_t* scale = rescale.data_ptr<scalar_t>();
-      ForRowRanges(batch, n, [&](int64_t b0, int64_t b1) {
-        OnlineSoftmaxRows<scalar_t>(data + b0 * n, b1 - b0, n, n, static_cast<scalar_t>(inv_tau),
-                                    max + b0, sum + b0, scale + b0);
-      });
-    });
+    at::mm_out(block, x_block, w_block.t());
+    OnlineSoftmaxBlock(block, inv_tau, stats.row_max, stats.row_sum, rescale);
     if (c > 0) stats.exp_weights.mul_(rescale.unsqueeze(1));
-    stats.exp_weights.addmm_(block, w.unit);
+    if (mixed) {
+      stats.exp_weights.add_(block.mm(w_block));
+    } else {
+      stats.exp_weights.addmm_(block, w.unit);
+    }
     if (c < cached_chunks_) cache_max_[c].copy_(stats.row_max);
   }
   return stats;
@@ -98,7 +88,8 @@ void ShardSoftmax::Backward(const at::Tensor& x, const at::Tensor& global_max,
   // p_ij = exp(z_ij - ref_i) * exp(ref_i - M_i) / S_i: the per-row factor moves onto x (a
   // [B, d] scaling), so the [B, chunk] block is touched once, by the matrix product.
   const at::Tensor coef = global_sum.reciprocal().mul_(grad_scale);
-  const at::Tensor recomputed_x = x * coef.unsqueeze(1);
+  const at::Tensor recomputed_x = InBlockType(x * coef.unsqueeze(1));
+  const at::Tensor x_block = InBlockType(x);
   for (int64_t c = 0; c * chunk < rows(); ++c) {
     const int64_t begin = c * chunk;
     const int64_t n = std::min(chunk, rows() - begin);
@@ -106,19 +97,12 @@ void ShardSoftmax::Backward(const at::Tensor& x, const at::Tensor& global_max,
     at::Tensor exp_block = ChunkBlock(c, batch, n);
     at::Tensor scaled_x = recomputed_x;
     if (c < cached_chunks_) {
-      scaled_x = x * ((cache_max_[c] - global_max).exp_() * coef).unsqueeze(1);
+      scaled_x = InBlockType(x * ((cache_max_[c] - global_max).exp_() * coef).unsqueeze(1));
     } else {
-      at::mm_out(exp_block, x, w.unit.t());
-      AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "ExpShiftedRows", [&] {
-        scalar_t* data = exp_block.data_ptr<scalar_t>();
-        const scalar_t* shift = global_max.data_ptr<scalar_t>();
-        ForRowRanges(batch, n, [&](int64_t b0, int64_t b1) {
-          ExpShiftedRows<scalar_t>(data + b0 * n, b1 - b0, n, n, static_cast<scalar_t>(inv_tau),
-                                   shift + b0);
-        });
-      });
+      at::mm_out(exp_block, x_block, InBlockType(w.unit).t());
+      ExpShiftedBlock(exp_block, inv_tau, global_max);
     }
-    at::Tensor grad_unit = exp_block.t().mm(scaled_x);
+    at::Tensor grad_unit = exp_block.t().mm(scaled_x).to(x.scalar_type());
     targets.AddToWeightGrad(grad_unit, begin, x, -grad_scale);
     sink(begin, NormalizeRowsBackward(w, std::move(grad_unit)));
   }

@@ -6,6 +6,10 @@
 // up to a per-row factor that is known once the global max and sum are. Backward needs each
 // probability, hence the global sum: it reuses the exponentials of the chunks that fit the
 // cache budget and recomputes the others.
+//
+// The blocks may be narrower than the rows (mixed precision): the matrix products then take
+// their inputs in the block type and accumulate in fp32, while the statistics, the feature
+// gradient and the row gradients stay in the rows' type.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -27,9 +31,11 @@ class ShardSoftmax {
  public:
   // weights: the raw rows [rows, d], shared (Backward's sink may update them chunk by chunk).
   // chunk_rows: 0 = the whole shard as one chunk. cache_bytes: -1 = keep every chunk.
-  ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows, int64_t cache_bytes);
+  // block_type: the logits' type (the rows' own, or bf16).
+  ShardSoftmax(at::Tensor weights, double temperature, int64_t chunk_rows, int64_t cache_bytes,
+               at::ScalarType block_type);
 
-  // x: [B, d] unit rows.
+  // x: [B, d] unit rows, in the rows' type and on their device.
   ShardSoftmaxStats Forward(const at::Tensor& x);
 
   // Receives each chunk's gradient w.r.t. the raw rows [begin, begin + n).
@@ -46,6 +52,8 @@ class ShardSoftmax {
 
  private:
   int64_t ChunkRows() const;
+  // t in the block type (t itself when that is its type).
+  at::Tensor InBlockType(const at::Tensor& t) const;
   at::Tensor Workspace(int64_t batch, int64_t cols);
   // The [B, n] block of chunk c: in the cache when c < cached_chunks_, else the workspace.
   at::Tensor ChunkBlock(int64_t chunk, int64_t batch, int64_t cols);
@@ -54,6 +62,7 @@ class ShardSoftmax {
   double temperature_;
   int64_t chunk_rows_;
   int64_t cache_bytes_;
+  at::ScalarType block_type_;
   at::Tensor workspace_;  // flat, reused across steps
   at::Tensor cache_;      // flat: cached_chunks_ blocks of B x chunk exponentials
   at::Tensor cache_max_;  // [cached_chunks_, B]: the running max each cached block used

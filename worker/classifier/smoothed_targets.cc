@@ -16,7 +16,7 @@ SmoothedTargets::SmoothedTargets(const at::Tensor& labels, int64_t row_begin, in
   const int64_t columns = smoothing > 0 ? k + 1 : 1;
   at::Tensor used = labels.narrow(1, 0, columns);
   at::Tensor column_value = at::full({columns}, k > 0 ? smoothing / static_cast<double>(k) : 0.0,
-                                     at::TensorOptions().dtype(dtype));
+                                     labels.options().dtype(dtype));
   column_value[0] = 1.0 - smoothing;
 
   at::Tensor flat_rows = used.reshape(-1);
@@ -29,13 +29,14 @@ SmoothedTargets::SmoothedTargets(const at::Tensor& labels, int64_t row_begin, in
 
   at::Tensor order = std::get<1>(rows.sort(/*stable=*/true, /*dim=*/0, /*descending=*/false));
   rows_ = rows.index_select(0, order).contiguous();
+  host_rows_ = rows_.cpu();
   samples_ = samples.index_select(0, order);
   values_ = values.index_select(0, order);
 }
 
 std::pair<int64_t, int64_t> SmoothedTargets::EntriesIn(int64_t begin, int64_t end) const {
-  const int64_t* rows = rows_.data_ptr<int64_t>();
-  const int64_t n = rows_.numel();
+  const int64_t* rows = host_rows_.data_ptr<int64_t>();
+  const int64_t n = host_rows_.numel();
   const int64_t first = std::lower_bound(rows, rows + n, begin) - rows;
   const int64_t last = std::lower_bound(rows + first, rows + n, end) - rows;
   return {first, last};

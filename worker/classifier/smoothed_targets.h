@@ -37,9 +37,10 @@ class SmoothedTargets {
   std::pair<int64_t, int64_t> EntriesIn(int64_t begin, int64_t end) const;
   at::Tensor UnitTargetRows(const at::Tensor& weights) const;
 
-  at::Tensor samples_;  // [T] int64
-  at::Tensor rows_;     // [T] int64, local row numbers, ascending
-  at::Tensor values_;   // [T] y_ij
+  at::Tensor samples_;    // [T] int64
+  at::Tensor rows_;       // [T] int64, local row numbers, ascending
+  at::Tensor host_rows_;  // rows_ in host memory, searched by EntriesIn
+  at::Tensor values_;     // [T] y_ij
 };
 
 }  // namespace mw

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "common/status.h"
@@ -61,6 +62,11 @@ class Communicator {
                           BufferView output, const std::vector<int64_t>& recv_counts) = 0;
 
   virtual Status Barrier() = 0;
+
+  // The device time of the last collective where the transport measures it (NCCL, with CUDA
+  // events): a GPU collective's wall time from the host would include the compute queued
+  // before it. Empty where wall time is the collective's time (Gloo).
+  virtual std::optional<double> DeviceSecondsOfLast() const { return std::nullopt; }
 
   const TrafficCounter& traffic() const { return traffic_; }
   void ResetTraffic() { traffic_ = {}; }

@@ -2,11 +2,11 @@
 
 #include <ATen/ATen.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
-#include <cstdlib>
 #include <string>
 #include <utility>
+
+#include "worker/comm/rendezvous_store.h"
 
 namespace mw {
 
@@ -28,41 +28,10 @@ at::Tensor Wrap(BufferView view) {
   return at::from_blob(view.data, {view.count}, at::TensorOptions().dtype(ToScalarType(view.type)));
 }
 
-// c10d reports transport failures as exceptions from wait(); the words tell a timeout from a
-// peer that went away.
-Status FromException(const char* op, const std::exception& e) {
-  const std::string what = e.what();
-  const std::string msg = std::string(op) + ": " + what.substr(0, what.find('\n'));
-  if (what.find("imed out") != std::string::npos || what.find("imeout") != std::string::npos) {
-    return Status::DeadlineExceeded(msg);
-  }
-  return Status::Unavailable(msg);
-}
-
-Status IntFromEnvironment(const char* name, int* out) {
-  const char* text = std::getenv(name);
-  if (text == nullptr) return Status::Ok();
-  char* end = nullptr;
-  const long value = std::strtol(text, &end, 10);
-  if (end == text || *end != '\0') {
-    return Status::InvalidArgument(std::string(name) + " = '" + text + "' is not an integer");
-  }
-  *out = static_cast<int>(value);
-  return Status::Ok();
-}
-
 }  // namespace
 
-Status GlooOptionsFromEnvironment(GlooOptions* options) {
-  MW_RETURN_IF_ERROR(IntFromEnvironment("MW_RANK", &options->rank));
-  MW_RETURN_IF_ERROR(IntFromEnvironment("MW_WORLD_SIZE", &options->world_size));
-  MW_RETURN_IF_ERROR(IntFromEnvironment("MW_STORE_PORT", &options->store_port));
-  if (const char* host = std::getenv("MW_STORE_HOST")) options->store_host = host;
-  return Status::Ok();
-}
-
 struct GlooCommunicator::Impl {
-  c10::intrusive_ptr<c10d::Store> store;
+  std::unique_ptr<Rendezvous> rendezvous;
   c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
 
   template <typename Launch>
@@ -72,7 +41,7 @@ struct GlooCommunicator::Impl {
       work->wait();
       return Status::Ok();
     } catch (const std::exception& e) {
-      return FromException(op, e);
+      return StatusFromTransportError(op, e);
     }
   }
 };
@@ -80,37 +49,18 @@ struct GlooCommunicator::Impl {
 GlooCommunicator::GlooCommunicator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 GlooCommunicator::~GlooCommunicator() = default;
 
-Status GlooCommunicator::Create(const GlooOptions& options, std::unique_ptr<Communicator>* out) {
-  if (options.world_size < 1) {
-    return Status::InvalidArgument("world_size = " + std::to_string(options.world_size) +
-                                   " must be >= 1");
-  }
-  if (options.rank < 0 || options.rank >= options.world_size) {
-    return Status::InvalidArgument("rank = " + std::to_string(options.rank) + " must be in [0, " +
-                                   std::to_string(options.world_size) + ")");
-  }
-  if (options.store_port <= 0 || options.store_port > 65535) {
-    return Status::InvalidArgument("store_port = " + std::to_string(options.store_port) +
-                                   " must be in [1, 65535]");
-  }
+Status GlooCommunicator::Create(const GangOptions& options, std::unique_ptr<Communicator>* out) {
   auto impl = std::make_unique<Impl>();
+  MW_RETURN_IF_ERROR(Rendezvous::Connect(options, &impl->rendezvous));
   try {
-    c10d::TCPStoreOptions store_options;
-    store_options.port = static_cast<uint16_t>(options.store_port);
-    store_options.isServer = options.rank == 0;
-    store_options.numWorkers = static_cast<size_t>(options.world_size);
-    store_options.waitWorkers = true;
-    store_options.timeout = options.timeout;
-    impl->store = c10::make_intrusive<c10d::TCPStore>(options.store_host, store_options);
-
     auto gloo_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
     gloo_options->devices.push_back(
         c10d::ProcessGroupGloo::createDeviceForHostname(options.bind_host));
     gloo_options->threads = 1;
-    impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl->store, options.rank,
-                                                              options.world_size, gloo_options);
+    impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        impl->rendezvous->impl().store, options.rank, options.world_size, gloo_options);
   } catch (const std::exception& e) {
-    return FromException("gloo rendezvous", e)
+    return StatusFromTransportError("gloo rendezvous", e)
         .Annotate("rank " + std::to_string(options.rank) + " via " + options.store_host + ":" +
                   std::to_string(options.store_port));
   }

@@ -1,36 +1,18 @@
 // GlooCommunicator: collectives between CPU processes over TCP, through LibTorch's c10d
-// ProcessGroupGloo with a TCPStore rendezvous hosted by rank 0.
+// ProcessGroupGloo on the gang's rendezvous store.
 #pragma once
 
-#include <chrono>
 #include <memory>
-#include <string>
 
 #include "worker/comm/communicator.h"
+#include "worker/comm/rendezvous.h"
 
 namespace mw {
 
-struct GlooOptions {
-  int rank = 0;
-  int world_size = 1;
-  // Rendezvous: rank 0 serves the store on store_port, the others connect to it.
-  std::string store_host = "127.0.0.1";
-  int store_port = 0;
-  // The address this rank's transport binds to and advertises to its peers.
-  std::string bind_host = "127.0.0.1";
-  // Bounds the rendezvous and every collective: a peer that stops answering turns into
-  // DEADLINE_EXCEEDED after this long instead of a hang.
-  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
-};
-
-// Fills rank, world size and rendezvous from MW_RANK, MW_WORLD_SIZE, MW_STORE_HOST and
-// MW_STORE_PORT (the names a launcher or a pod spec sets); fields whose variable is unset
-// keep their value.
-Status GlooOptionsFromEnvironment(GlooOptions* options);
-
 class GlooCommunicator final : public Communicator {
  public:
-  static Status Create(const GlooOptions& options, std::unique_ptr<Communicator>* out);
+  // Connects the rendezvous, then the transport, binding options.bind_host.
+  static Status Create(const GangOptions& options, std::unique_ptr<Communicator>* out);
   ~GlooCommunicator() override;
 
   int rank() const override;

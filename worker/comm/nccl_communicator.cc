@@ -4,6 +4,7 @@
 #include <nccl.h>
 
 #include <cstring>
+#include <functional>
 #include <thread>
 #include <utility>
 
@@ -42,12 +43,16 @@ struct NcclCommunicator::Impl {
   NcclOptions options;
   ncclComm_t comm = nullptr;
   cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;  // around each collective, for its device time
+  double last_seconds = 0;
   void* barrier_word = nullptr;  // one float on the device, all-reduced by Barrier()
   bool aborted = false;
 
   ~Impl() {
     if (comm != nullptr) aborted ? ncclCommAbort(comm) : ncclCommDestroy(comm);
     if (barrier_word != nullptr) cudaFree(barrier_word);
+    if (start != nullptr) cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
 
@@ -79,10 +84,19 @@ struct NcclCommunicator::Impl {
     }
   }
 
-  Status Launch(const char* op, ncclResult_t res) {
+  // Enqueues a collective between two events and waits for it. The events sit on the
+  // collective's stream, which waits for the work already queued on the device's default
+  // stream, so their interval is the collective alone, not the compute it waited for.
+  Status Launch(const char* op, const std::function<ncclResult_t()>& enqueue) {
     if (aborted) return Status::FailedPrecondition(std::string(op) + ": communicator aborted");
-    MW_RETURN_IF_ERROR(FromNccl(op, res));
-    return Await(op, /*wait_stream=*/true);
+    MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(start, stream)));
+    MW_RETURN_IF_ERROR(FromNccl(op, enqueue()));
+    MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(stop, stream)));
+    MW_RETURN_IF_ERROR(Await(op, /*wait_stream=*/true));
+    float ms = 0;
+    MW_RETURN_IF_ERROR(FromCuda("cudaEventElapsedTime", cudaEventElapsedTime(&ms, start, stop)));
+    last_seconds = ms / 1000.0;
+    return Status::Ok();
   }
 };
 
@@ -118,8 +132,11 @@ Status NcclCommunicator::Create(const NcclOptions& options, std::unique_ptr<Comm
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   MW_RETURN_IF_ERROR(FromCuda("cudaSetDevice", cudaSetDevice(options.device)));
-  MW_RETURN_IF_ERROR(FromCuda("cudaStreamCreate",
-                              cudaStreamCreateWithFlags(&impl->stream, cudaStreamNonBlocking)));
+  // A blocking stream: it waits for LibTorch's work on the legacy default stream, so a
+  // collective never reads a buffer whose producing kernel has not finished.
+  MW_RETURN_IF_ERROR(FromCuda("cudaStreamCreate", cudaStreamCreate(&impl->stream)));
+  MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->start)));
+  MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->stop)));
   MW_RETURN_IF_ERROR(FromCuda("cudaMalloc", cudaMalloc(&impl->barrier_word, sizeof(float))));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
@@ -131,31 +148,36 @@ Status NcclCommunicator::Create(const NcclOptions& options, std::unique_ptr<Comm
   return Status::Ok();
 }
 
+std::optional<double> NcclCommunicator::DeviceSecondsOfLast() const { return impl_->last_seconds; }
+
 int NcclCommunicator::rank() const { return impl_->options.rank; }
 int NcclCommunicator::world_size() const { return impl_->options.world_size; }
 
 Status NcclCommunicator::AllReduce(BufferView buffer, ReduceOp op) {
   CountAllReduce(buffer);
-  return impl_->Launch("ncclAllReduce",
-                       ncclAllReduce(buffer.data, buffer.data, static_cast<size_t>(buffer.count),
-                                     ToNccl(buffer.type), op == ReduceOp::kSum ? ncclSum : ncclMax,
-                                     impl_->comm, impl_->stream));
+  return impl_->Launch("ncclAllReduce", [&] {
+    return ncclAllReduce(buffer.data, buffer.data, static_cast<size_t>(buffer.count),
+                         ToNccl(buffer.type), op == ReduceOp::kSum ? ncclSum : ncclMax, impl_->comm,
+                         impl_->stream);
+  });
 }
 
 Status NcclCommunicator::AllGather(BufferView input, BufferView output) {
   MW_RETURN_IF_ERROR(CheckAllGather(input, output));
   CountAllGather(input);
-  return impl_->Launch("ncclAllGather",
-                       ncclAllGather(input.data, output.data, static_cast<size_t>(input.count),
-                                     ToNccl(input.type), impl_->comm, impl_->stream));
+  return impl_->Launch("ncclAllGather", [&] {
+    return ncclAllGather(input.data, output.data, static_cast<size_t>(input.count),
+                         ToNccl(input.type), impl_->comm, impl_->stream);
+  });
 }
 
 Status NcclCommunicator::ReduceScatter(BufferView input, BufferView output) {
   MW_RETURN_IF_ERROR(CheckReduceScatter(input, output));
   CountReduceScatter(input);
-  return impl_->Launch("ncclReduceScatter",
-                       ncclReduceScatter(input.data, output.data, static_cast<size_t>(output.count),
-                                         ToNccl(input.type), ncclSum, impl_->comm, impl_->stream));
+  return impl_->Launch("ncclReduceScatter", [&] {
+    return ncclReduceScatter(input.data, output.data, static_cast<size_t>(output.count),
+                             ToNccl(input.type), ncclSum, impl_->comm, impl_->stream);
+  });
 }
 
 Status NcclCommunicator::Broadcast(BufferView buffer, int root) {
@@ -163,9 +185,10 @@ Status NcclCommunicator::Broadcast(BufferView buffer, int root) {
     return Status::InvalidArgument("broadcast: root = " + std::to_string(root) + " out of range");
   }
   CountBroadcast(buffer, root);
-  return impl_->Launch("ncclBroadcast",
-                       ncclBroadcast(buffer.data, buffer.data, static_cast<size_t>(buffer.count),
-                                     ToNccl(buffer.type), root, impl_->comm, impl_->stream));
+  return impl_->Launch("ncclBroadcast", [&] {
+    return ncclBroadcast(buffer.data, buffer.data, static_cast<size_t>(buffer.count),
+                         ToNccl(buffer.type), root, impl_->comm, impl_->stream);
+  });
 }
 
 Status NcclCommunicator::AllToAll(BufferView input, const std::vector<int64_t>& send_counts,
@@ -173,21 +196,23 @@ Status NcclCommunicator::AllToAll(BufferView input, const std::vector<int64_t>& 
   MW_RETURN_IF_ERROR(CheckAllToAll(input, send_counts, output, recv_counts));
   CountAllToAll(input, send_counts);
   const size_t element = ElementSize(input.type);
-  auto* send = static_cast<char*>(input.data);
-  auto* recv = static_cast<char*>(output.data);
-  ncclResult_t res = ncclGroupStart();
-  for (int peer = 0; peer < world_size() && res == ncclSuccess; ++peer) {
-    const auto p = static_cast<size_t>(peer);
-    res = ncclSend(send, static_cast<size_t>(send_counts[p]), ToNccl(input.type), peer, impl_->comm,
-                   impl_->stream);
-    if (res != ncclSuccess) break;
-    res = ncclRecv(recv, static_cast<size_t>(recv_counts[p]), ToNccl(input.type), peer, impl_->comm,
-                   impl_->stream);
-    send += static_cast<size_t>(send_counts[p]) * element;
-    recv += static_cast<size_t>(recv_counts[p]) * element;
-  }
-  const ncclResult_t end = ncclGroupEnd();
-  return impl_->Launch("ncclSend/ncclRecv", res != ncclSuccess ? res : end);
+  return impl_->Launch("ncclSend/ncclRecv", [&] {
+    auto* send = static_cast<char*>(input.data);
+    auto* recv = static_cast<char*>(output.data);
+    ncclResult_t res = ncclGroupStart();
+    for (int peer = 0; peer < world_size() && res == ncclSuccess; ++peer) {
+      const auto p = static_cast<size_t>(peer);
+      res = ncclSend(send, static_cast<size_t>(send_counts[p]), ToNccl(input.type), peer,
+                     impl_->comm, impl_->stream);
+      if (res != ncclSuccess) break;
+      res = ncclRecv(recv, static_cast<size_t>(recv_counts[p]), ToNccl(input.type), peer,
+                     impl_->comm, impl_->stream);
+      send += static_cast<size_t>(send_counts[p]) * element;
+      recv += static_cast<size_t>(recv_counts[p]) * element;
+    }
+    const ncclResult_t end = ncclGroupEnd();
+    return res != ncclSuccess ? res : end;
+  });
 }
 
 Status NcclCommunicator::Barrier() {

@@ -18,8 +18,8 @@ struct NcclOptions {
   int rank = 0;
   int world_size = 1;
   int device = 0;
-  // The bytes of an ncclUniqueId, made by NcclCommunicator::NewUniqueId on one process and
-  // handed to every rank (by the coordinator, over gRPC).
+  // The bytes of an ncclUniqueId, made by NcclCommunicator::NewUniqueId on rank 0 and
+  // handed to every rank through the gang's rendezvous store (gang_communicator.h).
   std::string unique_id;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
 };
@@ -42,6 +42,7 @@ class NcclCommunicator final : public Communicator {
   Status AllToAll(BufferView input, const std::vector<int64_t>& send_counts, BufferView output,
                   const std::vector<int64_t>& recv_counts) override;
   Status Barrier() override;
+  std::optional<double> DeviceSecondsOfLast() const override;
 
  private:
   struct Impl;

@@ -8,7 +8,9 @@ template <typename Op>
 Status TimedCommunicator::Timed(const char* name, Op op) {
   const auto start = std::chrono::steady_clock::now();
   const Status status = op();
-  seconds_[name] += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  seconds_[name] += inner_->DeviceSecondsOfLast().value_or(wall);
   return status;
 }
 

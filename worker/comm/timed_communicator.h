@@ -1,6 +1,8 @@
 // TimedCommunicator: any Communicator, with the wall time each kind of collective takes
 // accumulated until read, so the step-time breakdown (compute, each collective, data wait)
-// can be reported without timing code in the trainer or the classifier.
+// can be reported without timing code in the trainer or the classifier. Where the transport
+// times its collectives on the device (NCCL), that time is used instead of the host's wall
+// time, which would include the compute the collective waited for.
 #pragma once
 
 #include <map>
@@ -24,6 +26,9 @@ class TimedCommunicator final : public Communicator {
   Status AllToAll(BufferView input, const std::vector<int64_t>& send_counts, BufferView output,
                   const std::vector<int64_t>& recv_counts) override;
   Status Barrier() override;
+  std::optional<double> DeviceSecondsOfLast() const override {
+    return inner_->DeviceSecondsOfLast();
+  }
 
   // Seconds spent in each collective ("all_reduce", "all_gather", "reduce_scatter",
   // "broadcast", "all_to_all", "barrier") since the last call; resets them.

@@ -211,7 +211,9 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "evaluate_every_epoch",
                                           "linear_probe",
                                           "fine_tune_fractions",
-                                          "fine_tune_epochs"}));
+                                          "fine_tune_epochs",
+                                          "device",
+                                          "precision"}));
   JobSpec spec;
   TrainerConfig& t = spec.trainer;
   ClassifierConfig& c = t.classifier;
@@ -279,6 +281,15 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   if (t.backbone != "small" && t.backbone != "resnet18" && t.backbone != "resnet50") {
     return FieldError(source, "backbone",
                       "'" + t.backbone + "' is not one of: small, resnet18, resnet50");
+  }
+  std::string device = c.device.ToString(), precision = PrecisionName(c.precision);
+  MW_RETURN_IF_ERROR(ReadString(j, source, "device", &device));
+  const Status device_valid = ParseDevice(device, &c.device);
+  if (!device_valid.ok()) return Status::InvalidArgument(source + ": " + device_valid.message());
+  MW_RETURN_IF_ERROR(ReadString(j, source, "precision", &precision));
+  const Status precision_valid = ParsePrecision(precision, &c.precision);
+  if (!precision_valid.ok()) {
+    return Status::InvalidArgument(source + ": " + precision_valid.message());
   }
   MW_RETURN_IF_ERROR(ReadInt(j, source, "dim", 1, 4096, &c.dim));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "hidden_dim", 1, 65536, &t.hidden_dim));
