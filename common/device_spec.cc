@@ -13,6 +13,11 @@ std::string DeviceSpec::ToString() const {
   return index < 0 ? "cuda" : "cuda:" + std::to_string(index);
 }
 
+DeviceSpec BindGpu(DeviceSpec spec, int gpu) {
+  if (spec.cuda && spec.index < 0) spec.index = gpu;
+  return spec;
+}
+
 Status ParseDevice(const std::string& text, DeviceSpec* out) {
   const auto invalid = [&] {
     return Status::InvalidArgument("device '" + text +

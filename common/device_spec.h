@@ -20,6 +20,10 @@ struct DeviceSpec {
   }
 };
 
+// spec with a bare "cuda" bound to GPU `gpu` (a worker's own GPU, or a local rank's); a
+// spec naming its ordinal, or the CPU, is kept.
+DeviceSpec BindGpu(DeviceSpec spec, int gpu);
+
 // "cpu", "cuda" or "cuda:N" with 0 <= N < 1024; anything else is INVALID_ARGUMENT naming it.
 Status ParseDevice(const std::string& text, DeviceSpec* out);
 

@@ -208,7 +208,7 @@ int main() {
   MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   mw::DeviceSpec device;
   if (const char* text = std::getenv("MW_DEVICE")) MW_CHECK_OK(mw::ParseDevice(text, &device));
-  if (device.cuda && device.index < 0) device.index = options.rank;  // one rank per GPU
+  device = mw::BindGpu(device, options.rank);  // one rank per GPU
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::ConnectGang(options, device, &comm));
 

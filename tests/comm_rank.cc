@@ -1,5 +1,6 @@
 // One rank of the communicator tests (launched W times by comm_test).
-//   comm_rank collectives   every collective, checked against values computed locally
+//   comm_rank collectives   every collective, checked against values computed locally, then
+//                           again through a StagedCommunicator
 //   comm_rank peer_death    rank 1 dies abruptly; rank 0's next collective must fail cleanly
 //   comm_rank silent_peer   rank 1 stops answering; rank 0 must time out cleanly
 //   comm_rank unique_id     NCCL's unique id (random bytes without NCCL) travels from rank 0
@@ -17,6 +18,7 @@
 #include "tests/support/check.h"
 #include "worker/comm/gang_communicator.h"
 #include "worker/comm/gloo_communicator.h"
+#include "worker/comm/staged_communicator.h"
 #ifdef MW_WITH_NCCL
 #include "worker/comm/nccl_communicator.h"
 #endif
@@ -188,6 +190,9 @@ int main(int argc, char** argv) {
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
   if (mode == "collectives") {
     mw::Collectives(*comm);
+    // The same collectives through a staging copy on each call, as evaluation reaches NCCL.
+    mw::StagedCommunicator staged(comm.get(), c10::Device(c10::kCPU));
+    mw::Collectives(staged);
   } else if (mode == "peer_death") {
     mw::PeerDeath(*comm);
   } else if (mode == "silent_peer") {

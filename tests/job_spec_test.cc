@@ -110,6 +110,45 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"evaluate_every_epoch": 1})", "evaluate_every_epoch: must be true or false");
 }
 
+TEST(JobSpec, DeviceAndPrecisionAreParsedAndRefusedByName) {
+  JobSpec spec;
+  ASSERT_TRUE(
+      ParseJobSpec(R"({"device": "cuda:3", "precision": "bf16"})", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.trainer.classifier.device, (DeviceSpec{true, 3}));
+  EXPECT_EQ(spec.trainer.classifier.precision, Precision::kBfloat16);
+  ASSERT_TRUE(ParseJobSpec(R"({"device": "cuda"})", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.trainer.classifier.device, (DeviceSpec{true, -1}));
+  EXPECT_EQ(BindGpu(spec.trainer.classifier.device, 5), (DeviceSpec{true, 5}));
+  EXPECT_EQ(BindGpu(DeviceSpec{true, 2}, 5), (DeviceSpec{true, 2}));  // a named ordinal stays
+  EXPECT_EQ(BindGpu(DeviceSpec{}, 5), DeviceSpec{});
+  ASSERT_TRUE(ParseJobSpec("{}", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.trainer.classifier.device.ToString(), "cpu");
+  EXPECT_EQ(spec.trainer.classifier.precision, Precision::kFloat32);
+  ExpectInvalid(R"({"device": "gpu"})", "device 'gpu' is not one of: cpu, cuda, cuda:N");
+  ExpectInvalid(R"({"device": "cuda:"})", "device 'cuda:'");
+  ExpectInvalid(R"({"device": "cuda:-1"})", "device 'cuda:-1'");
+  ExpectInvalid(R"({"device": "cuda:99999"})", "device 'cuda:99999'");
+  ExpectInvalid(R"({"device": "cuda:1x"})", "device 'cuda:1x'");
+  ExpectInvalid(R"({"device": 0})", "device: must be a string");
+  ExpectInvalid(R"({"precision": "fp16"})", "precision 'fp16' is not one of: fp32, bf16, fp64");
+  ExpectInvalid(R"({"precision": "fp64", "device": "cuda"})",
+                "precision = fp64 runs on the CPU only");
+}
+
+TEST(ClassifierMemory, Bf16HalvesTheLogitsNotTheRows) {
+  ClassifierConfig c;
+  c.num_classes = 1775000;  // ImageNet-21K's share of one of 8 GPUs
+  c.chunk_rows = 8192;
+  c.logit_cache_bytes = -1;
+  const ClassifierMemory fp32 = EstimateClassifierMemory(c, 1, 4096);
+  c.precision = Precision::kBfloat16;
+  const ClassifierMemory bf16 = EstimateClassifierMemory(c, 1, 4096);
+  EXPECT_EQ(bf16.weights, fp32.weights);  // fp32 master rows
+  EXPECT_EQ(bf16.momentum, fp32.momentum);
+  EXPECT_EQ(bf16.logits, fp32.logits / 2);
+  EXPECT_EQ(bf16.logits, 2LL * 4096 * 8192 * 2 + 4096LL * 1775000 * 2);
+}
+
 TEST(JobSpec, YamlReadsAsTheSameJson) {
   std::string from_yaml, from_json;
   ASSERT_TRUE(ReadJobSpecFile(MW_SOURCE_DIR "/examples/fashion-mnist.yaml", &from_yaml).ok());

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <string>
 
+#include "worker/model/autocast_scope.h"
+#include "worker/model/projection_head.h"
 #include "worker/model/resnet.h"
 #include "worker/model/state_dict_export.h"
 
@@ -19,6 +21,42 @@ int64_t ParameterCount(ResNet& model) {
   int64_t n = 0;
   for (const auto& p : model->parameters()) n += p.numel();
   return n;
+}
+
+// The mixed-precision forward pass the trainer runs for precision: bf16 (LibTorch runs bf16 on
+// the CPU too): products in bf16 inside the scope, fp32 again after it, fp32 parameters and
+// gradients throughout, and an embedding within bf16's rounding of the fp32 one.
+TEST(AutocastScope, RunsTheForwardInBf16AndRestoresFp32) {
+  torch::manual_seed(3);
+  ResNet backbone(ResNetSpec::Small());
+  ProjectionHead head(backbone->feature_dim(), 64, 16);
+  backbone->eval();
+  head->eval();
+  const at::Tensor images = torch::randn({4, 1, 28, 28});
+  const at::Tensor reference = head->forward(backbone->Features(images));
+  at::Tensor mixed;
+  {
+    AutocastScope autocast(c10::Device(c10::kCPU), /*enabled=*/true);
+    mixed = head->forward(backbone->Features(images));
+    EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), at::kBFloat16);
+  }
+  EXPECT_EQ(mixed.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), at::kFloat);
+  const double error = (mixed.to(at::kFloat) - reference).abs().max().item<double>() /
+                       reference.abs().max().item<double>();
+  EXPECT_LT(error, 0.05);  // bf16 keeps 8 bits of mantissa: ~0.4% per rounding
+  EXPECT_GT(error, 0.0);   // and it did round
+  mixed.to(at::kFloat).sum().backward();
+  for (const auto& p : backbone->named_parameters()) {
+    if (p.key().rfind("fc.", 0) == 0) continue;  // torchvision's fc: not on the feature path
+    EXPECT_EQ(p.value().scalar_type(), at::kFloat) << p.key();
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    EXPECT_EQ(p.value().grad().scalar_type(), at::kFloat) << p.key();
+  }
+  {
+    AutocastScope off(c10::Device(c10::kCPU), /*enabled=*/false);
+    EXPECT_EQ(torch::mm(torch::ones({2, 2}), torch::ones({2, 2})).scalar_type(), at::kFloat);
+  }
 }
 
 TEST(ResNet, ParameterCountsMatchTorchvision) {

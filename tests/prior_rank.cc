@@ -14,8 +14,8 @@
 #include "tests/support/check.h"
 #include "worker/comm/gloo_communicator.h"
 #include "worker/data/in_memory_dataset.h"
+#include "worker/model/projection_head.h"
 #include "worker/model/resnet.h"
-#include "worker/training/projection_head.h"
 #include "worker/training/trainer.h"
 
 namespace mw {

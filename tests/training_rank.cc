@@ -40,7 +40,7 @@ int main() {
   mw::EvaluationOptions eval_options;
   eval_options.linear_probe = false;
   mw::Evaluation random_init, trained;
-  MW_CHECK_OK(mw::Evaluate(*trainer, *comm, train, test, eval_options, &random_init));
+  MW_CHECK_OK(mw::Evaluate(*trainer, train, test, eval_options, &random_init));
   MW_CHECK_OK(trainer->InitializeClassifier());
   std::vector<double> losses;
   for (int64_t epoch = 0; epoch < config.epochs; ++epoch) {
@@ -51,7 +51,7 @@ int main() {
     if (comm->rank() == 0)
       std::fprintf(stderr, "epoch %lld: mean loss %.4f\n", static_cast<long long>(epoch), loss);
   }
-  MW_CHECK_OK(mw::Evaluate(*trainer, *comm, train, test, eval_options, &trained));
+  MW_CHECK_OK(mw::Evaluate(*trainer, train, test, eval_options, &trained));
   if (comm->rank() == 0) {
     std::fprintf(stderr, "kNN top-1: random init %.4f, trained %.4f\n", random_init.knn_top1,
                  trained.knn_top1);

@@ -13,7 +13,7 @@
 #include <chrono>
 #include <cstdio>
 
-#include "worker/comm/gloo_communicator.h"
+#include "worker/comm/gang_communicator.h"
 #include "worker/training/evaluation.h"
 #include "worker/training/fine_tuning.h"
 #include "worker/training/job_spec.h"
@@ -39,8 +39,10 @@ Status Run(const std::string& spec_path) {
   GangOptions options;
   options.timeout = std::chrono::minutes(10);
   MW_RETURN_IF_ERROR(GangOptionsFromEnvironment(&options));
+  // Ranks on one machine: rank r takes GPU r when the spec says "cuda".
+  spec.trainer.classifier.device = BindGpu(spec.trainer.classifier.device, options.rank);
   std::unique_ptr<Communicator> comm;
-  MW_RETURN_IF_ERROR(GlooCommunicator::Create(options, &comm));
+  MW_RETURN_IF_ERROR(ConnectGang(options, spec.trainer.classifier.device, &comm));
   spec.ResolveLearningRates(comm->world_size());
   const bool lead = comm->rank() == 0;
 
@@ -64,7 +66,7 @@ Status Run(const std::string& spec_path) {
   const auto evaluate = [&](const char* when) -> Status {
     if (!evaluable) return Status::Ok();
     Evaluation result;
-    MW_RETURN_IF_ERROR(Evaluate(*trainer, *comm, *train, *test, eval_options, &result));
+    MW_RETURN_IF_ERROR(Evaluate(*trainer, *train, *test, eval_options, &result));
     if (lead) {
       std::printf("eval %s: knn %.4f, linear %.4f, %.0f s training\n", when, result.knn_top1,
                   result.linear_top1, training.seconds());

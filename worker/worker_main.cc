@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
                  "host:port for the gang's rendezvous store when this worker is rank 0")
       ->envname("MW_RENDEZVOUS");
   app.add_option("--threads", options.threads, "intra-op threads")->envname("MW_THREADS");
+  app.add_option("--gpu", options.gpu,
+                 "the GPU ordinal a job with device: cuda runs on (one worker per GPU)")
+      ->envname("MW_GPU")
+      ->check(CLI::Range(0, 1023));
   app.add_option("--collective-timeout-s", timeout_s,
                  "a collective with a silent peer fails after this long")
       ->envname("MW_COLLECTIVE_TIMEOUT_S");

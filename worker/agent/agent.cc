@@ -16,8 +16,10 @@
 #include "worker/agent/worker_metrics.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
 #include "worker/classifier/classifier_memory.h"
-#include "worker/comm/gloo_communicator.h"
+#include "worker/comm/device_memory.h"
+#include "worker/comm/gang_communicator.h"
 #include "worker/comm/timed_communicator.h"
+#include "worker/comm/torch_device.h"
 #include "worker/training/evaluation.h"
 #include "worker/training/job_spec.h"
 
@@ -229,17 +231,21 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     MW_RETURN_IF_ERROR(
         OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
     MW_RETURN_IF_ERROR(CheckMemory(job->spec, job->train->size(), task.world_size()));
-    GangOptions gloo;
-    gloo.rank = static_cast<int>(task.rank());
-    gloo.world_size = static_cast<int>(task.world_size());
-    MW_RETURN_IF_ERROR(SplitHostPort(task.rendezvous(), &gloo.store_host, &gloo.store_port));
+    GangOptions gang;
+    gang.rank = static_cast<int>(task.rank());
+    gang.world_size = static_cast<int>(task.world_size());
+    MW_RETURN_IF_ERROR(SplitHostPort(task.rendezvous(), &gang.store_host, &gang.store_port));
     std::string own_host;
     int own_port = 0;
     MW_RETURN_IF_ERROR(SplitHostPort(options_.rendezvous, &own_host, &own_port));
-    gloo.bind_host = own_host;
-    gloo.timeout = options_.collective_timeout;
+    gang.bind_host = own_host;
+    gang.timeout = options_.collective_timeout;
+    DeviceSpec& device = job->spec.trainer.classifier.device;
+    device = BindGpu(device, options_.gpu);
+    MW_RETURN_IF_ERROR(CheckDeviceAvailable(device));
+    options_.metrics->SetDevice(device.ToString());
     std::unique_ptr<Communicator> transport;
-    MW_RETURN_IF_ERROR(GlooCommunicator::Create(gloo, &transport));
+    MW_RETURN_IF_ERROR(ConnectGang(gang, device, &transport));
     auto timed = std::make_unique<TimedCommunicator>(std::move(transport));
     job->timed = timed.get();
     job->comm = std::move(timed);
@@ -266,8 +272,13 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     }
     report->set_steps_per_epoch(static_cast<uint64_t>(job->trainer->steps_per_epoch()));
     job->trainer->set_step_observer(
-        [metrics = options_.metrics, timed = job->timed](const StepStats& stats) {
+        [metrics = options_.metrics, timed = job->timed, device](const StepStats& stats) {
           metrics->Step(stats, timed->TakeSeconds());
+          if (const auto memory = ReadDeviceMemory(device)) {
+            metrics->DeviceMemory(static_cast<double>(memory->allocated),
+                                  static_cast<double>(memory->reserved),
+                                  static_cast<double>(memory->peak));
+          }
         });
     const at::Tensor rows = job->trainer->classifier_rows();
     options_.metrics->ShardBytes(2.0 * static_cast<double>(rows.numel() * rows.element_size()));
@@ -318,8 +329,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       EvaluationOptions options;
       options.linear_probe = job.spec.linear_probe;
       Evaluation result;
-      MW_RETURN_IF_ERROR(
-          Evaluate(*job.trainer, *job.comm, *job.train, *job.test, options, &result));
+      MW_RETURN_IF_ERROR(Evaluate(*job.trainer, *job.train, *job.test, options, &result));
       report->set_knn_top1(result.knn_top1);
       report->set_linear_top1(result.linear_top1);
       return Status::Ok();

@@ -1,6 +1,7 @@
 // Agent: a worker process's life under a coordinator. It registers, heartbeats on its own
 // thread, holds the task stream open and runs each task it is sent, reporting the outcome:
-// START joins the gang (Gloo rendezvous at rank 0's address) and builds the job's trainer
+// START joins the gang (rendezvous at rank 0's address; Gloo, or NCCL for a job whose device is
+// a GPU) and builds the job's trainer
 // (from the contrastive prior, or from a checkpoint on the shard servers), then TOPK_REFRESH,
 // TRAIN, CHECKPOINT and EVALUATE act on it, and STOP drops it. When the coordinator forgets
 // the worker (it restarted) or the stream breaks, the agent drops its job and registers again.
@@ -30,6 +31,8 @@ struct AgentOptions {
   // is also where its Gloo transport binds.
   std::string rendezvous = "127.0.0.1:29500";
   int threads = 1;  // intra-op threads
+  // The GPU a job with `device: cuda` runs on: one worker process per GPU.
+  int gpu = 0;
   std::chrono::milliseconds collective_timeout{std::chrono::seconds(60)};
   // TLS and the worker's token towards the coordinator and the shard servers (address unused).
   ConnectionOptions connection;

@@ -48,14 +48,16 @@ struct WorkerMetrics::Families {
                                    "Bytes of this rank's classifier rows and their momentum.")),
         device_allocated(RegisterFamily(prometheus::BuildGauge(), server,
                                         "millionway_device_memory_allocated_bytes",
-                                        "Device memory held by tensors (0 on a CPU-only build).")),
+                                        "Device memory held by tensors (CUDA caching allocator; "
+                                        "0 with device=\"cpu\").")),
         device_reserved(RegisterFamily(prometheus::BuildGauge(), server,
                                        "millionway_device_memory_reserved_bytes",
-                                       "Device memory reserved by the allocator (0 on a CPU-only "
-                                       "build).")),
+                                       "Device memory reserved by the CUDA caching allocator (0 "
+                                       "with device=\"cpu\").")),
         device_peak(RegisterFamily(prometheus::BuildGauge(), server,
                                    "millionway_device_memory_peak_bytes",
-                                   "Peak device memory held by tensors (0 on a CPU-only build).")) {
+                                   "Peak device memory held by tensors (CUDA caching allocator; "
+                                   "0 with device=\"cpu\").")) {
     for (auto* family : {&device_allocated, &device_reserved, &device_peak}) {
       family->Add({{"device", "cpu"}}).Set(0);
     }
@@ -177,6 +179,15 @@ void WorkerMetrics::CheckpointWritten(double bytes, double seconds) {
 
 void WorkerMetrics::ShardBytes(double bytes) {
   if (series_) series_->shard_bytes.Set(bytes);
+}
+
+void WorkerMetrics::SetDevice(const std::string& device) { device_ = device; }
+
+void WorkerMetrics::DeviceMemory(double allocated, double reserved, double peak) {
+  const prometheus::Labels labels{{"device", device_}};
+  families_->device_allocated.Add(labels).Set(allocated);
+  families_->device_reserved.Add(labels).Set(reserved);
+  families_->device_peak.Add(labels).Set(peak);
 }
 
 }  // namespace mw

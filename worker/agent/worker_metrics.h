@@ -2,8 +2,9 @@
 // series go when the worker leaves the gang, so label values stay bounded), each step's
 // loss, learning rates, samples, and step time split into data wait, each collective and
 // compute; top-k refresh and checkpoint write times, the checkpoint's bytes and the
-// classifier shard's size. Device memory is exported as 0 with device="cpu": this build's
-// LibTorch has no CUDA allocator to ask, and a dashboard should show that, not nothing.
+// classifier shard's size. Device memory comes from the CUDA caching allocator, labelled with
+// the GPU ("cuda:0"), for a job on a GPU; a worker that has run none exports 0 with
+// device="cpu", since a dashboard should show that, not nothing.
 #pragma once
 
 #include <prometheus/counter.h>
@@ -38,6 +39,9 @@ class WorkerMetrics {
   void TopKRefreshed(double seconds);
   void CheckpointWritten(double bytes, double seconds);
   void ShardBytes(double bytes);
+  // The device the gang's job runs on ("cpu", "cuda:N"), and its memory as of now.
+  void SetDevice(const std::string& device);
+  void DeviceMemory(double allocated, double reserved, double peak);
 
  private:
   struct Families;
@@ -45,6 +49,7 @@ class WorkerMetrics {
   MetricsServer& server_;
   std::unique_ptr<Families> families_;
   std::unique_ptr<Series> series_;  // null outside a gang
+  std::string device_ = "cpu";
 };
 
 }  // namespace mw

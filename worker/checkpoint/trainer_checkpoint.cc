@@ -61,7 +61,7 @@ Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
   const RowPartition partition(num_rows, static_cast<int>(servers.size()));
   const int64_t begin = trainer.classifier_row_begin();
   for (const auto& [name, tensor] : RowTensors(trainer, mid_epoch)) {
-    const at::Tensor rows = tensor.contiguous();
+    const at::Tensor rows = tensor.cpu().contiguous();  // a GPU worker's rows come to the host
     const int64_t end = begin + rows.size(0);
     const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
     for (int s = 0; s < partition.num_parts(); ++s) {
@@ -104,7 +104,11 @@ Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<Shar
   const RowPartition partition(num_rows, static_cast<int>(servers.size()));
   const int64_t begin = trainer.classifier_row_begin();
   for (const auto& [name, rows] : RowTensors(trainer, mid_epoch)) {
-    MW_RETURN_IF_ERROR(ReadRowTensor(servers, partition, job_id, checkpoint, name, begin, rows));
+    // Read into host memory, then into the rows wherever they live.
+    at::Tensor host =
+        rows.is_cpu() ? rows : at::empty(rows.sizes(), rows.options().device(at::kCPU));
+    MW_RETURN_IF_ERROR(ReadRowTensor(servers, partition, job_id, checkpoint, name, begin, host));
+    if (!rows.is_cpu()) rows.copy_(host);
   }
   std::string model;
   MW_RETURN_IF_ERROR(servers[0]->ReadBlob(job_id, checkpoint, "model", &model));

@@ -8,9 +8,10 @@
 namespace mw {
 
 std::string StateDictBytes(const torch::nn::Module& module) {
+  // Host tensors, so the file loads without a GPU (torch.load needs no map_location).
   c10::Dict<std::string, at::Tensor> state;
-  for (const auto& p : module.named_parameters()) state.insert(p.key(), p.value().detach());
-  for (const auto& b : module.named_buffers()) state.insert(b.key(), b.value().detach());
+  for (const auto& p : module.named_parameters()) state.insert(p.key(), p.value().detach().cpu());
+  for (const auto& b : module.named_buffers()) state.insert(b.key(), b.value().detach().cpu());
   const std::vector<char> bytes = torch::pickle_save(state);
   return std::string(bytes.begin(), bytes.end());
 }

@@ -13,8 +13,9 @@ at::Tensor Labels(const Dataset& data) {
   return labels;
 }
 
-Status Evaluate(Trainer& trainer, Communicator& comm, const Dataset& train, const Dataset& test,
+Status Evaluate(Trainer& trainer, const Dataset& train, const Dataset& test,
                 const EvaluationOptions& options, Evaluation* out) {
+  Communicator& comm = trainer.host_communicator();
   for (const Dataset* data : {&train, &test}) {
     if (data->num_labels() == 0) {
       return Status::FailedPrecondition(data->Describe() + " has no labels to evaluate with");

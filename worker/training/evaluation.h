@@ -23,8 +23,9 @@ struct Evaluation {
   double linear_top1 = 0;  // 0 when the probe was not asked for
 };
 
-// Both datasets must be labelled (FAILED_PRECONDITION otherwise).
-Status Evaluate(Trainer& trainer, Communicator& comm, const Dataset& train, const Dataset& test,
+// Both datasets must be labelled (FAILED_PRECONDITION otherwise). Collective over the
+// trainer's gang (its host communicator).
+Status Evaluate(Trainer& trainer, const Dataset& train, const Dataset& test,
                 const EvaluationOptions& options, Evaluation* out);
 
 // The labels of every image of a labelled dataset: [data.size()] int64.

@@ -10,13 +10,16 @@
 #include <sstream>
 
 #include "worker/classifier/topk_refresh.h"
+#include "worker/comm/staged_communicator.h"
 #include "worker/comm/tensor_buffer.h"
+#include "worker/comm/torch_device.h"
 #include "worker/data/batch_loader.h"
+#include "worker/model/autocast_scope.h"
+#include "worker/model/projection_head.h"
 #include "worker/model/resnet.h"
 #include "worker/model/state_dict_export.h"
 #include "worker/training/fine_tuning.h"
 #include "worker/training/plain_images.h"
-#include "worker/training/projection_head.h"
 #include "worker/training/replica_sync.h"
 
 namespace mw {
@@ -36,7 +39,17 @@ struct Trainer::Model {
 };
 
 Trainer::Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data)
-    : config_(config), comm_(comm), data_(data), augmenter_(config.augmentation) {}
+    : config_(config),
+      comm_(comm),
+      device_(TorchDevice(config.classifier.device)),
+      host_comm_(comm),
+      data_(data),
+      augmenter_(config.augmentation) {
+  if (device_.is_cuda()) {
+    staged_comm_ = std::make_unique<StagedCommunicator>(comm, device_);
+    host_comm_ = staged_comm_.get();
+  }
+}
 
 Trainer::~Trainer() = default;
 
@@ -45,6 +58,7 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
   TrainerConfig c = config;
   c.classifier.num_classes = data->size();
   MW_RETURN_IF_ERROR(c.augmentation.Validate());
+  MW_RETURN_IF_ERROR(CheckDeviceAvailable(c.classifier.device));
   ResNetSpec spec;
   MW_RETURN_IF_ERROR(ResNetSpec::FromName(c.backbone, &spec));
   spec.in_channels = data->channels();
@@ -64,6 +78,8 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
   trainer->model_->backbone = ResNet(spec);
   trainer->model_->head =
       ProjectionHead(trainer->model_->backbone->feature_dim(), c.hidden_dim, c.classifier.dim);
+  trainer->model_->backbone->to(trainer->device_);
+  trainer->model_->head->to(trainer->device_);
   trainer->model_->optimizer = std::make_unique<torch::optim::SGD>(
       trainer->model_->Parameters(),
       torch::optim::SGDOptions(c.lr).momentum(c.momentum).weight_decay(c.weight_decay));
@@ -76,7 +92,8 @@ Status Trainer::InitializeClassifier() {
   const int64_t begin = classifier_->row_begin();
   if (config_.init == ClassifierInit::kGaussian) {
     const int64_t d = rows.size(1);
-    float* w = rows.data_ptr<float>();
+    at::Tensor host = at::empty(rows.sizes(), at::kFloat);
+    float* w = host.data_ptr<float>();
     for (int64_t i = 0; i < rows.size(0); ++i) {
       SplitMix64 rng(MixSeed(config_.seed, 0x6a09e667, static_cast<uint64_t>(begin + i)));
       for (int64_t j = 0; j < d; j += 2) {  // Box-Muller: two normals per pair of uniforms
@@ -86,7 +103,7 @@ Status Trainer::InitializeClassifier() {
         if (j + 1 < d) w[i * d + j + 1] = static_cast<float>(radius * std::sin(angle));
       }
     }
-    rows.div_(rows.norm(2, {1}, true).clamp_min(1e-12));
+    rows.copy_(host.div_(host.norm(2, {1}, true).clamp_min(1e-12)));
     return Status::Ok();
   }
   const bool batch_statistics = config_.init == ClassifierInit::kContrastivePrior;
@@ -106,14 +123,14 @@ Status Trainer::Embeddings(const Dataset& data, int64_t first, int64_t count, bo
   model_->head->train(batch_statistics);
   at::Tensor images;
   MW_RETURN_IF_ERROR(PlainImages(data, augmenter_, first, count, &images));
-  const at::Tensor x = model_->Embed(images);
+  const at::Tensor x = model_->Embed(images.to(device_));
   *out = x / x.norm(2, {1}, true).clamp_min(1e-12);
   return Status::Ok();
 }
 
 Status Trainer::FineTune(const Dataset& train, const Dataset& test, const FineTuneOptions& options,
                          double* top1) {
-  return mw::FineTune(model_->backbone, model_->spec, *comm_, train, test, augmenter_, options,
+  return mw::FineTune(model_->backbone, model_->spec, *host_comm_, train, test, augmenter_, options,
                       top1);
 }
 
@@ -140,7 +157,7 @@ Status Trainer::LoadModel(const std::string& bytes) {
   try {
     std::istringstream in(bytes);
     torch::serialize::InputArchive archive;
-    archive.load_from(in);
+    archive.load_from(in, device_);
     model_->backbone->load(archive);
     torch::serialize::InputArchive head, optimizer;
     archive.read("head", head);
@@ -166,7 +183,8 @@ Status Trainer::RefreshNeighbors(int64_t epoch) {
   TopKRefreshOptions options;
   options.k = config_.classifier.top_k;
   TopKTable table;
-  MW_RETURN_IF_ERROR(RefreshTopK(*comm_, classifier_->weights(), data_->size(), options, &table));
+  MW_RETURN_IF_ERROR(
+      RefreshTopK(*host_comm_, classifier_->weights().cpu(), data_->size(), options, &table));
   neighbor_rows_.copy_(table.ids);
   return RouteNeighbors(epoch);
 }
@@ -179,7 +197,7 @@ Status Trainer::RouteNeighbors(int64_t epoch) {
     loads.push_back(at::tensor(ids, at::TensorOptions().dtype(at::kLong)));
   }
   const RowPartition partition(data_->size(), comm_->world_size());
-  return RouteRowsToLoaders(*comm_, partition, neighbor_rows_, loads, &neighbors_);
+  return RouteRowsToLoaders(*host_comm_, partition, neighbor_rows_, loads, &neighbors_);
 }
 
 double Trainer::LearningRate(double base, int64_t epoch, int64_t step) const {
@@ -225,6 +243,11 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
                      loader_options);
   double loss_sum = 0;
   int64_t steps = 0;
+  const bool mixed = config_.classifier.precision == Precision::kBfloat16;
+  // On a GPU each batch goes through pinned memory, so its copy to the device is asynchronous.
+  const at::Tensor pinned = device_.is_cuda() ? at::empty({2 * b, data_->channels(), size, size},
+                                                          at::TensorOptions().pinned_memory(true))
+                                              : at::Tensor();
   while (!loader.done()) {
     const auto step_start = std::chrono::steady_clock::now();
     ViewBatch batch;
@@ -232,23 +255,27 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
     const auto batch_ready = std::chrono::steady_clock::now();
     const int64_t step = batch.step;
     const std::vector<int64_t>& ids = batch.ids;
-    const at::Tensor views =
-        at::from_blob(batch.views.data(), {2 * b, data_->channels(), size, size});
+    at::Tensor views = at::from_blob(batch.views.data(), {2 * b, data_->channels(), size, size});
+    if (pinned.defined()) views = pinned.copy_(views).to(device_, /*non_blocking=*/true);
     const at::Tensor id_tensor = at::tensor(ids, at::TensorOptions().dtype(at::kLong));
-    const at::Tensor labels = at::cat({id_tensor, id_tensor});
+    const at::Tensor labels = at::cat({id_tensor, id_tensor}).to(device_);
     at::Tensor neighbors;
     if (config_.classifier.smoothing > 0) {
       const at::Tensor rows = neighbors_.narrow(0, step * b, b);
-      neighbors = at::cat({rows, rows});
+      neighbors = at::cat({rows, rows}).to(device_);
     }
 
-    const at::Tensor embeddings = model_->Embed(views);
+    at::Tensor embeddings;
+    {
+      AutocastScope autocast(device_, mixed);
+      embeddings = model_->Embed(views);
+    }
     StepResult result;
     const double classifier_lr = LearningRate(config_.classifier_lr, epoch, step);
-    MW_RETURN_IF_ERROR(
-        classifier_->Step(embeddings.detach(), labels, neighbors, classifier_lr, &result));
+    MW_RETURN_IF_ERROR(classifier_->Step(embeddings.detach().to(at::kFloat), labels, neighbors,
+                                         classifier_lr, &result));
     model_->optimizer->zero_grad();
-    embeddings.backward(result.feature_grad);
+    embeddings.backward(result.feature_grad.to(embeddings.scalar_type()));
     MW_RETURN_IF_ERROR(AllReduceGradients());
     const double lr = LearningRate(config_.lr, epoch, step);
     for (auto& group : model_->optimizer->param_groups()) {
@@ -288,10 +315,10 @@ Status Trainer::Features(const Dataset& data, at::Tensor* out) {
     const int64_t n = std::min(kChunk, partition.size(comm_->rank()) - i);
     at::Tensor images;
     MW_RETURN_IF_ERROR(PlainImages(data, augmenter_, begin + i, n, &images));
-    mine.narrow(0, i, n).copy_(model_->backbone->Features(images));
+    mine.narrow(0, i, n).copy_(model_->backbone->Features(images.to(device_)));
   }
   at::Tensor all = at::empty({comm_->world_size(), partition.max_size(), dim});
-  MW_RETURN_IF_ERROR(comm_->AllGather(ViewOf(mine), ViewOf(all)));
+  MW_RETURN_IF_ERROR(host_comm_->AllGather(ViewOf(mine), ViewOf(all)));
   std::vector<at::Tensor> parts;
   for (int q = 0; q < comm_->world_size(); ++q) {
     parts.push_back(all[q].narrow(0, 0, partition.size(q)));

@@ -26,7 +26,9 @@ struct FineTuneOptions;
 
 class Trainer {
  public:
-  // data must outlive the trainer; comm too. The backbone takes data's channel count.
+  // data must outlive the trainer; comm too. The backbone takes data's channel count. The
+  // model, the classifier's rows and each batch live on config.classifier.device; comm moves
+  // that device's buffers (Gloo on the CPU, NCCL on a GPU: gang_communicator.h).
   static Status Create(const TrainerConfig& config, Communicator* comm, const Dataset* data,
                        std::unique_ptr<Trainer>* out);
   ~Trainer();
@@ -87,6 +89,11 @@ class Trainer {
 
   int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
 
+  // The gang's communicator for host buffers: comm itself on the CPU, comm behind a
+  // StagedCommunicator on a GPU. Evaluation and the top-k refresh, which work on host
+  // tensors, use it.
+  Communicator& host_communicator() const { return *host_comm_; }
+
   // Called after every training step, on the training thread.
   void set_step_observer(std::function<void(const StepStats&)> observer) {
     step_observer_ = std::move(observer);
@@ -104,6 +111,9 @@ class Trainer {
 
   TrainerConfig config_;
   Communicator* comm_;
+  c10::Device device_;
+  std::unique_ptr<Communicator> staged_comm_;  // on a GPU: host buffers over comm_
+  Communicator* host_comm_;
   const Dataset* data_;
   DistributedSampler sampler_;
   Augmenter augmenter_;

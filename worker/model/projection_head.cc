@@ -1,4 +1,4 @@
-#include "worker/training/projection_head.h"
+#include "worker/model/projection_head.h"
 
 #include <torch/nn/functional/activation.h>
 
