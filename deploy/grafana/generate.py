@@ -118,7 +118,7 @@ MEMORY = dashboard(
         panel("Host RSS by process",
               [("millionway_process_resident_memory_bytes", "{{role}} {{instance}}")],
               unit="bytes"),
-        panel("Device memory (millionway; 0 on CPU-only builds)",
+        panel("Device memory (CUDA caching allocator; 0 with device=cpu)",
               [("millionway_device_memory_allocated_bytes", "allocated {{instance}} {{device}}"),
                ("millionway_device_memory_reserved_bytes", "reserved {{instance}} {{device}}"),
                ("millionway_device_memory_peak_bytes", "peak {{instance}} {{device}}")],
