@@ -61,6 +61,11 @@ TEST(ClassifierConfig, BadArgumentsNameTheArgumentAndValue) {
   c = SmallConfig();
   c.top_k = 0;
   ExpectInvalid(c.Validate(2), "top_k", "0");
+  c = SmallConfig();
+  c.sampled_classes = 38;
+  ExpectInvalid(c.Validate(2), "sampled_classes", "38");
+  c.sampled_classes = -1;
+  ExpectInvalid(c.Validate(2), "sampled_classes", "-1");
 }
 
 TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
@@ -102,6 +107,18 @@ TEST(Classifier, CreateRejectsAnInvalidConfig) {
   ExpectInvalid(Classifier::Create(ClassifierLayout::kSharded, c, comm.get(), &classifier),
                 "num_classes", "0");
   EXPECT_EQ(classifier, nullptr);
+  c = SmallConfig();
+  c.sampled_classes = 5;  // sampling is a mode of the sharded layout
+  ExpectInvalid(Classifier::Create(ClassifierLayout::kReplicated, c, comm.get(), &classifier),
+                "sampled_classes", "5");
+  EXPECT_EQ(classifier, nullptr);
+  c.device = DeviceSpec{true, 0};  // Debian's LibTorch has no CUDA: refused, naming the device
+  const Status on_gpu = Classifier::Create(ClassifierLayout::kSharded, c, comm.get(), &classifier);
+  if (!BuiltWithCuda()) {
+    EXPECT_EQ(on_gpu.code(), Status::Code::kFailedPrecondition) << on_gpu.ToString();
+    EXPECT_NE(on_gpu.message().find("device cuda:0"), std::string::npos) << on_gpu.message();
+    EXPECT_EQ(classifier, nullptr);
+  }
 }
 
 struct Layout {

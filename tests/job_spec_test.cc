@@ -110,7 +110,7 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"evaluate_every_epoch": 1})", "evaluate_every_epoch: must be true or false");
 }
 
-TEST(JobSpec, DeviceAndPrecisionAreParsedAndRefusedByName) {
+TEST(JobSpec, DevicePrecisionAndSamplingAreParsedAndRefusedByName) {
   JobSpec spec;
   ASSERT_TRUE(
       ParseJobSpec(R"({"device": "cuda:3", "precision": "bf16"})", "spec.json", &spec).ok());
@@ -133,6 +133,9 @@ TEST(JobSpec, DeviceAndPrecisionAreParsedAndRefusedByName) {
   ExpectInvalid(R"({"precision": "fp16"})", "precision 'fp16' is not one of: fp32, bf16, fp64");
   ExpectInvalid(R"({"precision": "fp64", "device": "cuda"})",
                 "precision = fp64 runs on the CPU only");
+  ASSERT_TRUE(ParseJobSpec(R"({"sampled_classes": 16384})", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.trainer.classifier.sampled_classes, 16384);
+  ExpectInvalid(R"({"sampled_classes": -1})", "sampled_classes: -1 must be in");
 }
 
 TEST(ClassifierMemory, Bf16HalvesTheLogitsNotTheRows) {

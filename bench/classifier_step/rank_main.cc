@@ -2,7 +2,9 @@
 // from rank 0, a JSON line with the figures of the slowest rank.
 //
 //   classifier_step_rank --layout sharded|replicated --classes N --batch B [--dim 128]
-//                        [--chunk 1024] [--cache -1] [--steps 3] [--warmup 1] [--threads 1]
+//                        [--chunk 1024] [--cache -1] [--sampled 0] [--steps 3] [--warmup 1]
+//                        [--threads 1]
+// --sampled m: sampled-instance classification (the batch's classes plus m drawn per step).
 // Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -22,6 +24,7 @@
 
 #include "bench/support/exit_status.h"
 #include "worker/classifier/classifier.h"
+#include "worker/classifier/sampled_classifier.h"
 #include "worker/comm/gloo_communicator.h"
 
 namespace mw {
@@ -34,6 +37,7 @@ struct Args {
   int64_t batch = 1024;
   int64_t chunk = 1024;
   int64_t cache = -1;
+  int64_t sampled = 0;
   int steps = 3;
   int warmup = 1;
   int threads = 1;
@@ -90,6 +94,7 @@ Status Run(const Args& args) {
   config.dim = args.dim;
   config.chunk_rows = args.chunk;
   config.logit_cache_bytes = args.cache;
+  config.sampled_classes = args.sampled;
   std::unique_ptr<Classifier> classifier;
   const bool sharded = args.layout == "sharded";
   MW_RETURN_IF_ERROR(
@@ -100,6 +105,7 @@ Status Run(const Args& args) {
 
   const double setup_rss = PeakRssBytes();
   std::vector<double> times;
+  double scored_rows = 0;  // rows scored per timed step (all of them, unless sampled)
   for (int step = 0; step < args.warmup + args.steps; ++step) {
     at::Tensor features = at::randn({local, args.dim});
     at::Tensor ids = at::randint(0, args.classes, {local}, at::TensorOptions().dtype(at::kLong));
@@ -112,7 +118,11 @@ Status Run(const Args& args) {
     const auto start = std::chrono::steady_clock::now();
     StepResult result;
     MW_RETURN_IF_ERROR(classifier->Step(features, ids, neighbors, 0.1, &result));
-    if (step >= args.warmup) times.push_back(Seconds(start));
+    if (step >= args.warmup) {
+      times.push_back(Seconds(start));
+      const auto* sampled = dynamic_cast<const SampledClassifier*>(classifier.get());
+      scored_rows += static_cast<double>(sampled ? sampled->last_classes().size(0) : rows);
+    }
   }
   const double peak_rss = PeakRssBytes();
   // Matrix rows one rank multiplies: the whole global batch against its shard, or its own
@@ -124,7 +134,8 @@ Status Run(const Args& args) {
   std::sort(times.begin(), times.end());
   const double median = times[times.size() / 2];
   // Useful work: logits, exp x W for the feature gradient, E^T x X for the weight gradient.
-  const double flops = 3.0 * 2.0 * static_cast<double>(product_rows) * rows * args.dim;
+  const double flops =
+      3.0 * 2.0 * static_cast<double>(product_rows) * (scored_rows / args.steps) * args.dim;
 
   // Report the slowest rank's time and largest memory, the smallest matmul rate.
   std::vector<double> figures{median, peak_rss, -mm_rate,
@@ -134,7 +145,8 @@ Status Run(const Args& args) {
       comm->AllReduce(BufferView{figures.data(), 5, DataType::kFloat64}, ReduceOp::kMax));
   if (comm->rank() == 0) {
     const double step_time = figures[0];
-    const nlohmann::json line = {{"impl", args.layout},
+    const nlohmann::json line = {{"impl", args.sampled > 0 ? "sampled" : args.layout},
+                                 {"sampled", args.sampled},
                                  {"classes", args.classes},
                                  {"world", world},
                                  {"batch", args.batch},
@@ -167,6 +179,7 @@ int main(int argc, char** argv) {
   app.add_option("--batch", a.batch, "global batch B");
   app.add_option("--chunk", a.chunk, "rows per logit chunk (0: whole shard)");
   app.add_option("--cache", a.cache, "logit cache bytes (-1: all, 0: none)");
+  app.add_option("--sampled", a.sampled, "classes drawn per step (0: every class)");
   app.add_option("--steps", a.steps, "timed steps");
   app.add_option("--warmup", a.warmup, "untimed steps first");
   app.add_option("--threads", a.threads, "intra-op threads");

@@ -8,12 +8,16 @@ For each (N, W, global batch) it runs, one after the other on the same machine:
   sharded/0      the same with no cache: every chunk recomputed, O(B x chunk) memory
   replicated     millionway's data-parallel baseline: all N rows on every rank, N x d
                  gradient all-reduce per step (the paper's DDP), same kernels, cache -1
+  sampled/m      sampled-instance classification (the paper's Table 3 baseline, PIC): the
+                 batch's own classes plus m drawn uniformly per step, sharded, cache -1
+                 (--sampled, default 4096,16384; "" for none)
   pytorch        the same math in PyTorch, Partial-FC style (partial_fc_reference.py)
 and prints median step time, peak RSS per rank (max over ranks), bytes sent per step per
 rank, achieved GFLOP/s against at::mm's rate measured in the same run, and ratios.
 
   /usr/bin/python3 bench/classifier_step/run.py [--classes 100000,1000000] [--world 2,4]
-      [--batch 1024,128] [--chunk 1024] [--steps 3] [--build build] [--no-pytorch]
+      [--batch 1024,128] [--chunk 1024] [--sampled 4096,16384] [--steps 3] [--build build]
+      [--no-pytorch]
 """
 import argparse
 import json
@@ -63,6 +67,7 @@ def main():
     ap.add_argument("--world", default="2,4")
     ap.add_argument("--batch", default="1024,128")
     ap.add_argument("--chunk", type=int, default=1024)
+    ap.add_argument("--sampled", default="4096,16384")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-pytorch", action="store_true")
@@ -86,6 +91,10 @@ def main():
                     "sharded/0": ours + ["--layout", "sharded", "--cache", "0"],
                     "replicated": ours + ["--layout", "replicated", "--cache", "-1"],
                 }
+                for m in [int(v) for v in a.sampled.split(",") if v]:
+                    if m < n:
+                        runs[f"sampled/{m}"] = ours + ["--layout", "sharded", "--cache", "-1",
+                                                       "--sampled", str(m)]
                 if not a.no_pytorch:
                     runs["pytorch"] = ["/usr/bin/python3", ref] + common
                 results = {}

@@ -2,15 +2,20 @@
 """bench/quality: what the method learns on Fashion-MNIST with W = 2 ranks on this machine.
 
   /usr/bin/python3 bench/quality/run.py [--spec examples/fashion-mnist-quality.json]
-                                        [--ablation-epochs 1] [--no-ablations] [--build build]
+                                        [--ablation-epochs 1] [--ablations prior,smoothing]
+                                        [--seeds 1] [--no-ablations] [--no-main] [--build build]
 
 In one script, side by side:
   - baselines: raw pixels (kNN, linear probe) and the random-init network;
   - the job of --spec, scored after every epoch (kNN k = 200 cosine weighted, linear probe on
     frozen backbone features, both on the 10,000 test images) with its training wall time,
     then 1% / 10% semi-supervised fine-tuning;
-  - ablations of --ablation-epochs epochs each, same spec otherwise: contrastive prior vs
-    Gaussian init vs frozen-BN prior, and label smoothing off.
+  - ablations of --ablation-epochs epochs each on --ablation-subset images, same spec
+    otherwise, each variant run with --seeds seeds (mean and sample standard deviation):
+      prior      contrastive prior vs Gaussian init vs frozen-BN prior (the paper's Table 4)
+      smoothing  hardest-class label smoothing on vs off (Table 5)
+      sampling   full vs sampled-instance classification with m = 4096 and 16384, the prior
+                 and the smoothing off, as the paper's Table 3 runs it
 Prints a Markdown report (docs/results.md is one) and the verdict against the issue's bar:
 linear probe at least 2 points above raw pixels within 20 minutes of training.
 """
@@ -18,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -27,6 +33,25 @@ EVAL = re.compile(r"^eval (\S+): knn ([\d.]+), linear ([\d.]+), (\d+) s training
 EPOCH = re.compile(r"^epoch (\d+)/(\d+): loss ([\d.]+), (\d+) s training")
 FINE = re.compile(r"^fine-tune ([\d.]+)%: top1 ([\d.]+)")
 RAW = re.compile(r"^raw pixels: knn ([\d.]+), linear ([\d.]+)")
+
+
+# The variants of each ablation group, as changes to the spec.
+ABLATIONS = {
+    "prior": [("contrastive prior (as the main job)", {}),
+              ("Gaussian init", {"prior": "gaussian"}),
+              ("frozen-BN prior", {"prior": "frozen_bn"})],
+    "smoothing": [("label smoothing on (as the main job)", {}),
+                  ("label smoothing off (alpha = 0)", {"smoothing": 0})],
+    "sampling": [("full: every class", {"prior": "gaussian", "smoothing": 0}),
+                 ("sampled, m = 4096", {"prior": "gaussian", "smoothing": 0, "sampled_classes": 4096}),
+                 ("sampled, m = 16384", {"prior": "gaussian", "smoothing": 0, "sampled_classes": 16384})],
+}
+
+
+def spread(values):
+    if len(values) < 2:
+        return f"{values[0]:.4f}"
+    return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
 
 def run_job(build, spec, label):
@@ -60,6 +85,9 @@ def main():
     parser.add_argument("--ablation-epochs", type=int, default=1)
     parser.add_argument("--ablation-subset", type=int, default=20000,
                         help="training images of each ablation run (0: all)")
+    parser.add_argument("--ablations", default="prior,smoothing",
+                        help="groups, comma-separated: " + ", ".join(ABLATIONS))
+    parser.add_argument("--seeds", type=int, default=1, help="runs per ablation variant")
     parser.add_argument("--no-ablations", action="store_true")
     parser.add_argument("--no-main", action="store_true",
                         help="baselines and ablations only (no 20-minute job)")
@@ -80,17 +108,22 @@ def main():
     if not args.no_main:
         job = run_job(args.build, main_spec, "main")
 
-    ablations = []
+    ablations = []  # (group, variant, [final eval of each seed])
     if not args.no_ablations:
         short = dict(base, epochs=args.ablation_epochs, train_subset=args.ablation_subset,
                      warmup_epochs=min(base.get("warmup_epochs", 0), args.ablation_epochs),
                      evaluate_before_training=False)
-        for name, change in [("contrastive prior (as the main job)", {}),
-                             ("Gaussian init", {"prior": "gaussian"}),
-                             ("frozen-BN prior", {"prior": "frozen_bn"}),
-                             ("no label smoothing (alpha = 0)", {"smoothing": 0})]:
-            r = run_job(args.build, dict(short, **change), name)
-            ablations.append((name, r["evals"][-1]))
+        done = {}  # a variant two groups share (the spec as it is) runs once per seed
+        for group in [g for g in args.ablations.split(",") if g]:
+            for name, change in ABLATIONS[group]:
+                runs = []
+                for seed in range(args.seeds):
+                    spec = dict(short, **change, seed=base.get("seed", 0) + seed)
+                    key = json.dumps(spec, sort_keys=True)
+                    if key not in done:
+                        done[key] = run_job(args.build, spec, f"{group}: {name}, seed {seed}")["evals"][-1]
+                    runs.append(done[key])
+                ablations.append((group, name, runs))
 
     print(f"## Fashion-MNIST, W = 2 on this machine\n")
     print(f"Spec: `{os.path.relpath(args.spec, ROOT)}`: `{json.dumps(base)}`\n")
@@ -109,10 +142,13 @@ def main():
     if ablations:
         subset = f"the first {args.ablation_subset} training images" if args.ablation_subset else "all training images"
         print(f"\nAblations, {args.ablation_epochs} epoch(s) on {subset} each (kNN bank and probe "
-              f"fitted on the same images), otherwise the same spec:\n")
-        print("| variant | training s | kNN top-1 | linear probe top-1 |\n|---|---|---|---|")
-        for name, (_, knn, linear, seconds) in ablations:
-            print(f"| {name} | {seconds} | {knn:.4f} | {linear:.4f} |")
+              f"fitted on the same images), otherwise the same spec; {args.seeds} seed(s) per "
+              f"variant, mean ± sample standard deviation over seeds:\n")
+        print("| ablation | variant | training s | kNN top-1 | linear probe top-1 |\n|---|---|---|---|---|")
+        for group, name, runs in ablations:
+            seconds = statistics.mean(r[3] for r in runs)
+            print(f"| {group} | {name} | {seconds:.0f} | {spread([r[1] for r in runs])} | "
+                  f"{spread([r[2] for r in runs])} |")
 
     if args.no_main:
         return 0

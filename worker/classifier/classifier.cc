@@ -6,6 +6,7 @@
 
 #include "common/row_partition.h"
 #include "worker/classifier/replicated_classifier.h"
+#include "worker/classifier/sampled_classifier.h"
 #include "worker/classifier/shard_softmax.h"
 #include "worker/classifier/sharded_classifier.h"
 #include "worker/comm/torch_device.h"
@@ -35,11 +36,19 @@ Status Classifier::Create(ClassifierLayout layout, const ClassifierConfig& confi
   MW_RETURN_IF_ERROR(config.Validate(comm->world_size()));
   MW_RETURN_IF_ERROR(CheckDeviceAvailable(config.device));
   if (layout == ClassifierLayout::kReplicated) {
+    if (config.sampled_classes > 0) {
+      return Status::InvalidArgument("sampled_classes = " + std::to_string(config.sampled_classes) +
+                                     " needs the sharded layout, not the replicated baseline");
+    }
     out->reset(new ReplicatedClassifier(config, comm));
+    return Status::Ok();
+  }
+  const RowPartition partition(config.num_classes, comm->world_size());
+  const int64_t begin = partition.begin(comm->rank()), end = partition.end(comm->rank());
+  if (config.sampled_classes > 0) {
+    out->reset(new SampledClassifier(config, comm, begin, end));
   } else {
-    const RowPartition partition(config.num_classes, comm->world_size());
-    out->reset(new ShardedClassifier(config, comm, partition.begin(comm->rank()),
-                                     partition.end(comm->rank())));
+    out->reset(new ShardedClassifier(config, comm, begin, end));
   }
   return Status::Ok();
 }

@@ -1,7 +1,8 @@
 // Classifier: the N-way cosine-softmax instance classifier with smoothed top-k labels, as
 // one training step seen from one rank. Two layouts implement it: ShardedClassifier (rows
 // split over ranks, the system's mode) and ReplicatedClassifier (every rank holds all rows
-// and all-reduces their gradient: the data-parallel baseline).
+// and all-reduces their gradient: the data-parallel baseline). SampledClassifier is the
+// sharded layout scoring a sampled subset of the classes (config.sampled_classes > 0).
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -78,6 +78,11 @@ Status ClassifierConfig::Validate(int world_size) const {
   if (logit_cache_bytes < -1) {
     return Invalid("logit_cache_bytes", logit_cache_bytes, "must be >= -1 (-1 = keep all)");
   }
+  if (sampled_classes < 0 || sampled_classes > num_classes) {
+    return Invalid(
+        "sampled_classes", sampled_classes,
+        "must be in [0, num_classes = " + std::to_string(num_classes) + "] (0 = every class)");
+  }
   if (precision == Precision::kFloat64 && device.cuda) {
     return Status::InvalidArgument(
         "precision = fp64 runs on the CPU only (it is the reference), "

@@ -40,6 +40,11 @@ struct ClassifierConfig {
   int64_t logit_cache_bytes = int64_t{1} << 30;
   Precision precision = Precision::kFloat32;
   DeviceSpec device;  // where rows, momentum and logits live
+  // Sampled-instance classification (the paper's Table 3 baseline, PIC's scheme): each step
+  // scores the batch against its own classes plus this many drawn uniformly from all N.
+  // 0: every class (the method).
+  int64_t sampled_classes = 0;
+  uint64_t sampling_seed = 0;  // with the rank, seeds the draws of this classifier's life
 
   // Rules every layout must satisfy; names the first field that breaks one.
   Status Validate(int world_size) const;

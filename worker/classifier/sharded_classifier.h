@@ -9,10 +9,13 @@
 #pragma once
 
 #include "worker/classifier/classifier.h"
+#include "worker/classifier/row_normalization.h"
 
 namespace mw {
 
-class ShardedClassifier final : public Classifier {
+class SmoothedTargets;
+
+class ShardedClassifier : public Classifier {
  public:
   // Use Classifier::Create, which validates the config first.
   ShardedClassifier(const ClassifierConfig& config, Communicator* comm, int64_t row_begin,
@@ -21,6 +24,22 @@ class ShardedClassifier final : public Classifier {
 
   Status Step(const at::Tensor& features, const at::Tensor& ids, const at::Tensor& neighbors,
               double lr, StepResult* result) override;
+
+ protected:
+  // The global batch as every rank sees it: steps 1-2.
+  struct GlobalBatch {
+    NormalizedRows local;  // this rank's features, normalised
+    at::Tensor x;          // [B, d] unit features of every rank's samples
+    at::Tensor labels;     // [B, 1 + k] global class ids: the sample's own, then its top-k
+  };
+  Status Gather(const at::Tensor& features, const at::Tensor& ids, const at::Tensor& neighbors,
+                GlobalBatch* out);
+
+  // Steps 3-8 against `rows` (raw rows [n, d], a ShardSoftmax over them, their momentum) and
+  // the targets that fall in them: the loss over every rank's rows, the feature gradient, and
+  // the SGD update of `rows` and `momentum` in place. result->weight_grad is [n, d].
+  Status StepAgainst(const GlobalBatch& batch, const SmoothedTargets& targets, at::Tensor rows,
+                     at::Tensor momentum, ShardSoftmax& softmax, double lr, StepResult* result);
 };
 
 }  // namespace mw

@@ -213,7 +213,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "fine_tune_fractions",
                                           "fine_tune_epochs",
                                           "device",
-                                          "precision"}));
+                                          "precision",
+                                          "sampled_classes"}));
   JobSpec spec;
   TrainerConfig& t = spec.trainer;
   ClassifierConfig& c = t.classifier;
@@ -297,6 +298,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   MW_RETURN_IF_ERROR(ReadInt(j, source, "top_k", 1, 4096, &c.top_k));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "smoothing", &c.smoothing));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "chunk_rows", 0, kMaxInstances, &c.chunk_rows));
+  MW_RETURN_IF_ERROR(ReadInt(j, source, "sampled_classes", 0, kMaxInstances, &c.sampled_classes));
   MW_RETURN_IF_ERROR(
       ReadInt(j, source, "logit_cache_bytes", -1, int64_t{1} << 40, &c.logit_cache_bytes));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "epochs", 1, 100000, &t.epochs));
@@ -328,7 +330,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
     return FieldError(source, "momentum", "must be in [0, 1)");
   // The classifier's own rules (N is the dataset's size, checked again when it is known).
   ClassifierConfig probe = c;
-  probe.num_classes = std::max<int64_t>(c.top_k + 1, 1);
+  probe.num_classes = std::max<int64_t>({c.top_k + 1, c.sampled_classes, 1});
   const Status classifier = probe.Validate(1);
   if (!classifier.ok()) return Status::InvalidArgument(source + ": " + classifier.message());
   *out = spec;

@@ -57,6 +57,7 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
                        std::unique_ptr<Trainer>* out) {
   TrainerConfig c = config;
   c.classifier.num_classes = data->size();
+  c.classifier.sampling_seed = c.seed;
   MW_RETURN_IF_ERROR(c.augmentation.Validate());
   MW_RETURN_IF_ERROR(CheckDeviceAvailable(c.classifier.device));
   ResNetSpec spec;
