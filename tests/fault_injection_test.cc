@@ -177,6 +177,20 @@ TEST_F(FaultInjection, AJobTooLargeForItsWorkersEndsFailedSayingWhy) {
   for (int w = 0; w < 2; ++w) EXPECT_TRUE(cluster_->worker(w).running()) << "worker " << w;
 }
 
+// A GPU job given CPU-only workers (Debian's LibTorch has no CUDA) ends FAILED with the reason,
+// and the workers live on for the next job.
+TEST_F(FaultInjection, AGpuJobOnCpuOnlyWorkersEndsFailedSayingWhy) {
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(R"({"train_subset": 200, "test_subset": 100, "epochs": 1,
+    "device": "cuda:0", "precision": "bf16"})");
+  const v1::Job done = WaitFor(id, Finished);
+  if (done.state() == v1::COMPLETED) GTEST_SKIP() << "these workers have a GPU: the job ran on it";
+  EXPECT_EQ(done.state(), v1::FAILED);
+  EXPECT_NE(done.failure().find("device cuda:0"), std::string::npos) << done.failure();
+  EXPECT_NE(done.failure().find("without CUDA"), std::string::npos) << done.failure();
+  for (int w = 0; w < 2; ++w) EXPECT_TRUE(cluster_->worker(w).running()) << "worker " << w;
+}
+
 TEST_F(FaultInjection, AWorkerSurvivesAnExceptionInEveryKindOfTask) {
   std::string armed;
   for (const char* kind :

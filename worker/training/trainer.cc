@@ -246,6 +246,8 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
   int64_t steps = 0;
   const bool mixed = config_.classifier.precision == Precision::kBfloat16;
   // On a GPU each batch goes through pinned memory, so its copy to the device is asynchronous.
+  // One buffer serves every step: each step's loss (read on the host) waits for the stream,
+  // so the last copy out of it has finished before it is refilled.
   const at::Tensor pinned = device_.is_cuda() ? at::empty({2 * b, data_->channels(), size, size},
                                                           at::TensorOptions().pinned_memory(true))
                                               : at::Tensor();
