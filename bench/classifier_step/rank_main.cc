@@ -2,8 +2,8 @@
 // from rank 0, a JSON line with the figures of the slowest rank.
 //
 //   classifier_step_rank --layout sharded|replicated --classes N --batch B [--dim 128]
-//                        [--chunk 1024] [--cache -1] [--sampled 0] [--steps 3] [--warmup 1]
-//                        [--threads 1]
+//                        [--chunk 1024] [--cache -1] [--sampled 0] [--smoothing 0.2]
+//                        [--steps 3] [--warmup 1] [--threads 1]
 // --sampled m: sampled-instance classification (the batch's classes plus m drawn per step).
 // Rank, world size and rendezvous come from MW_RANK, MW_WORLD_SIZE, MW_STORE_PORT.
 #include <ATen/ATen.h>
@@ -38,6 +38,7 @@ struct Args {
   int64_t chunk = 1024;
   int64_t cache = -1;
   int64_t sampled = 0;
+  double smoothing = 0.2;
   int steps = 3;
   int warmup = 1;
   int threads = 1;
@@ -95,6 +96,7 @@ Status Run(const Args& args) {
   config.chunk_rows = args.chunk;
   config.logit_cache_bytes = args.cache;
   config.sampled_classes = args.sampled;
+  config.smoothing = args.smoothing;
   std::unique_ptr<Classifier> classifier;
   const bool sharded = args.layout == "sharded";
   MW_RETURN_IF_ERROR(
@@ -147,6 +149,7 @@ Status Run(const Args& args) {
     const double step_time = figures[0];
     const nlohmann::json line = {{"impl", args.sampled > 0 ? "sampled" : args.layout},
                                  {"sampled", args.sampled},
+                                 {"smoothing", args.smoothing},
                                  {"classes", args.classes},
                                  {"world", world},
                                  {"batch", args.batch},
@@ -180,6 +183,7 @@ int main(int argc, char** argv) {
   app.add_option("--chunk", a.chunk, "rows per logit chunk (0: whole shard)");
   app.add_option("--cache", a.cache, "logit cache bytes (-1: all, 0: none)");
   app.add_option("--sampled", a.sampled, "classes drawn per step (0: every class)");
+  app.add_option("--smoothing", a.smoothing, "alpha: label mass on the top-k (0: off)");
   app.add_option("--steps", a.steps, "timed steps");
   app.add_option("--warmup", a.warmup, "untimed steps first");
   app.add_option("--threads", a.threads, "intra-op threads");

@@ -16,8 +16,8 @@ and prints median step time, peak RSS per rank (max over ranks), bytes sent per 
 rank, achieved GFLOP/s against at::mm's rate measured in the same run, and ratios.
 
   /usr/bin/python3 bench/classifier_step/run.py [--classes 100000,1000000] [--world 2,4]
-      [--batch 1024,128] [--chunk 1024] [--sampled 4096,16384] [--steps 3] [--build build]
-      [--no-pytorch]
+      [--batch 1024,128] [--chunk 1024] [--sampled 4096,16384] [--smoothing 0.2] [--steps 3]
+      [--build build] [--no-pytorch]
 """
 import argparse
 import json
@@ -68,6 +68,8 @@ def main():
     ap.add_argument("--batch", default="1024,128")
     ap.add_argument("--chunk", type=int, default=1024)
     ap.add_argument("--sampled", default="4096,16384")
+    ap.add_argument("--smoothing", default="0.2",
+                    help="alpha of every run of ours (0 for the paper's Table 3 setting)")
     ap.add_argument("--steps", type=int, default=3)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--no-pytorch", action="store_true")
@@ -84,7 +86,7 @@ def main():
                 threads = max(1, cores // w)
                 common = ["--classes", str(n), "--batch", str(b), "--steps", str(a.steps),
                           "--threads", str(threads)]
-                ours = [rank_bin, "--chunk", str(a.chunk)] + common
+                ours = [rank_bin, "--chunk", str(a.chunk), "--smoothing", a.smoothing] + common
                 runs = {
                     "sharded": ours + ["--layout", "sharded", "--cache", "-1"],
                     "sharded/512M": ours + ["--layout", "sharded", "--cache", str(512 << 20)],
