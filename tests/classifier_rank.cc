@@ -124,7 +124,7 @@ struct Tolerance {
 
 // bf16 rounds each cosine to ~3 significant digits, so a step's loss and gradients carry ~1%
 // error (worst measured over every case and W = 1..3: 1.03%); the rows, updated in fp32 by
-// small steps, end within 0.04% (measured 3.7e-4). Both bounds are twice what was measured.
+// small steps, end within 0.04% (measured 3.8e-4). Both bounds are about twice what was measured.
 Tolerance ToleranceOf(Precision precision) {
   switch (precision) {
     case Precision::kFloat64:
