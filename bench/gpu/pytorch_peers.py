@@ -54,29 +54,43 @@ class SoftmaxCrossEntropy(torch.autograd.Function):
         return probs.mul_(grad / probs.size(0)), None
 
 
+def median_step_s(device, warmup, steps, make_step):
+    """Median seconds of the step make_step() returns, called afresh for each of warmup + steps
+    (the inputs it draws are outside the timing); the peak memory counts the timed steps."""
+    times = []
+    for i in range(warmup + steps):
+        step = make_step()
+        if i == warmup:
+            reset_peak(device)
+        seconds = timed(device, step)
+        if i >= warmup:
+            times.append(seconds)
+    return statistics.median(times)
+
+
+def sgd_step(opt, loss):
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
 def classifier(a, device):
     weight = nn.Parameter(torch.randn(a.rows, a.dim, device=device))
     opt = torch.optim.SGD([weight], lr=0.1, momentum=0.9, weight_decay=1e-4)
-    times = []
-    for step in range(2 + a.steps):
+
+    def make_step():
         features = torch.randn(a.batch, a.dim, device=device, requires_grad=True)
         labels = torch.randint(0, a.rows, (a.batch,), device=device)
-        if step == 2:
-            reset_peak(device)
 
         def one_step():
             with torch.autocast(device.type, dtype=torch.bfloat16):
                 logits = F.linear(F.normalize(features), F.normalize(weight))
-            loss = SoftmaxCrossEntropy.apply(logits.float().div_(a.temperature), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            sgd_step(opt, SoftmaxCrossEntropy.apply(logits.float().div_(a.temperature), labels))
 
-        seconds = timed(device, one_step)
-        if step >= 2:
-            times.append(seconds)
+        return one_step
+
     return {"mode": "classifier", "impl": "pytorch", "rows": a.rows, "batch": a.batch,
-            "step_s": statistics.median(times), "peak_bytes": peak_bytes(device)}
+            "step_s": median_step_s(device, 2, a.steps, make_step), "peak_bytes": peak_bytes(device)}
 
 
 class Bottleneck(nn.Module):
@@ -130,22 +144,13 @@ def resnet50(a, device):
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     images = torch.randn(a.batch, 3, 224, 224, device=device).to(memory_format=torch.channels_last)
     labels = torch.randint(0, 1000, (a.batch,), device=device)
-    times = []
-    for step in range(3 + a.steps):
-        if step == 3:
-            reset_peak(device)
 
-        def one_step():
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                loss = F.cross_entropy(model(images), labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+    def one_step():
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            loss = F.cross_entropy(model(images), labels)
+        sgd_step(opt, loss)
 
-        seconds = timed(device, one_step)
-        if step >= 3:
-            times.append(seconds)
-    step_s = statistics.median(times)
+    step_s = median_step_s(device, 3, a.steps, lambda: one_step)
     return {"mode": "resnet50", "impl": "pytorch", "batch": a.batch, "step_s": step_s,
             "images_per_s": a.batch / step_s, "peak_bytes": peak_bytes(device)}
 

@@ -44,6 +44,19 @@ __device__ float BlockReduce(float value) {
   return out;
 }
 
+// The row's statistics once its exponentials are written: the sum over the thread block, and
+// the running sum rescaled to the new max.
+__device__ void FinishRow(float old_max, float new_max, float local_sum, float* row_max,
+                          float* row_sum, float* rescale) {
+  const float sum = BlockReduce<false>(local_sum);
+  if (threadIdx.x == 0) {
+    const float scale = __expf(old_max - new_max);
+    rescale[blockIdx.x] = scale;
+    row_sum[blockIdx.x] = row_sum[blockIdx.x] * scale + sum;
+    row_max[blockIdx.x] = new_max;
+  }
+}
+
 // Rows that fit the registers: one read, one write.
 template <typename S>
 __global__ void OnlineSoftmaxRowsInRegisters(S* u, int64_t cols, int64_t ld, float inv_tau,
@@ -69,13 +82,7 @@ __global__ void OnlineSoftmaxRowsInRegisters(S* u, int64_t cols, int64_t ld, flo
       local_sum += e;
     }
   }
-  const float sum = BlockReduce<false>(local_sum);
-  if (threadIdx.x == 0) {
-    const float scale = __expf(old_max - new_max);
-    rescale[blockIdx.x] = scale;
-    row_sum[blockIdx.x] = row_sum[blockIdx.x] * scale + sum;
-    row_max[blockIdx.x] = new_max;
-  }
+  FinishRow(old_max, new_max, local_sum, row_max, row_sum, rescale);
 }
 
 // Longer rows: the max pass reads the row, the exponent pass reads it again (mostly from L2).
@@ -93,13 +100,7 @@ __global__ void OnlineSoftmaxRowsStreamed(S* u, int64_t cols, int64_t ld, float 
     Store(row + j, e);
     local_sum += e;
   }
-  const float sum = BlockReduce<false>(local_sum);
-  if (threadIdx.x == 0) {
-    const float scale = __expf(old_max - new_max);
-    rescale[blockIdx.x] = scale;
-    row_sum[blockIdx.x] = row_sum[blockIdx.x] * scale + sum;
-    row_max[blockIdx.x] = new_max;
-  }
+  FinishRow(old_max, new_max, local_sum, row_max, row_sum, rescale);
 }
 
 template <typename S>

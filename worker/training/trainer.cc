@@ -59,7 +59,6 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
   c.classifier.num_classes = data->size();
   c.classifier.sampling_seed = c.seed;
   MW_RETURN_IF_ERROR(c.augmentation.Validate());
-  MW_RETURN_IF_ERROR(CheckDeviceAvailable(c.classifier.device));
   ResNetSpec spec;
   MW_RETURN_IF_ERROR(ResNetSpec::FromName(c.backbone, &spec));
   spec.in_channels = data->channels();
