@@ -11,7 +11,8 @@ In one script, side by side:
     frozen backbone features, both on the 10,000 test images) with its training wall time,
     then 1% / 10% semi-supervised fine-tuning;
   - ablations of --ablation-epochs epochs each on --ablation-subset images, same spec
-    otherwise, each variant run with --seeds seeds (mean and sample standard deviation):
+    otherwise, each variant run with --seeds seeds (mean and sample standard deviation), and
+    scored after epoch 1 as well as at the end when --ablation-epochs is more than 1:
       prior      contrastive prior vs Gaussian init vs frozen-BN prior (the paper's Table 4)
       smoothing  hardest-class label smoothing on vs off (Table 5)
       sampling   full vs sampled-instance classification with m = 4096 and 16384, the prior
@@ -108,11 +109,13 @@ def main():
     if not args.no_main:
         job = run_job(args.build, main_spec, "main")
 
-    ablations = []  # (group, variant, [final eval of each seed])
+    ablations = []  # (group, variant, [(epoch-1 eval, final eval) of each seed])
     if not args.no_ablations:
+        # Longer ablations are scored after epoch 1 as well as at the end (Table 4 asks both).
         short = dict(base, epochs=args.ablation_epochs, train_subset=args.ablation_subset,
                      warmup_epochs=min(base.get("warmup_epochs", 0), args.ablation_epochs),
-                     evaluate_before_training=False)
+                     evaluate_before_training=False,
+                     evaluate_every_epoch=args.ablation_epochs > 1)
         done = {}  # a variant two groups share (the spec as it is) runs once per seed
         for group in [g for g in args.ablations.split(",") if g]:
             for name, change in ABLATIONS[group]:
@@ -121,7 +124,8 @@ def main():
                     spec = dict(short, **change, seed=base.get("seed", 0) + seed)
                     key = json.dumps(spec, sort_keys=True)
                     if key not in done:
-                        done[key] = run_job(args.build, spec, f"{group}: {name}, seed {seed}")["evals"][-1]
+                        evals = run_job(args.build, spec, f"{group}: {name}, seed {seed}")["evals"]
+                        done[key] = (evals[0], evals[-1])
                     runs.append(done[key])
                 ablations.append((group, name, runs))
 
@@ -144,11 +148,15 @@ def main():
         print(f"\nAblations, {args.ablation_epochs} epoch(s) on {subset} each (kNN bank and probe "
               f"fitted on the same images), otherwise the same spec; {args.seeds} seed(s) per "
               f"variant, mean ± sample standard deviation over seeds:\n")
-        print("| ablation | variant | training s | kNN top-1 | linear probe top-1 |\n|---|---|---|---|---|")
+        ends = [-1] if args.ablation_epochs == 1 else [0, -1]
+        titles = {0: "after epoch 1", -1: f"after epoch {args.ablation_epochs}"}
+        heading = "".join(f" kNN {titles[e]} | linear {titles[e]} |" for e in ends)
+        print(f"| ablation | variant | training s |{heading}\n|---|---|---|" + "---|---|" * len(ends))
         for group, name, runs in ablations:
-            seconds = statistics.mean(r[3] for r in runs)
-            print(f"| {group} | {name} | {seconds:.0f} | {spread([r[1] for r in runs])} | "
-                  f"{spread([r[2] for r in runs])} |")
+            seconds = statistics.mean(r[1][3] for r in runs)
+            cells = "".join(f" {spread([r[e][1] for r in runs])} | {spread([r[e][2] for r in runs])} |"
+                            for e in ends)
+            print(f"| {group} | {name} | {seconds:.0f} |{cells}")
 
     if args.no_main:
         return 0
