@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "common/tensor_heap.h"
 #include "worker/comm/gang_communicator.h"
 #include "worker/training/evaluation.h"
 #include "worker/training/fine_tuning.h"
@@ -113,6 +114,7 @@ Status Run(const std::string& spec_path) {
 }  // namespace mw
 
 int main(int argc, char** argv) {
+  mw::KeepFreedTensorMemoryForReuse();
   std::string spec;
   int threads = 1;
   CLI::App app{"One rank of a local millionway training job"};

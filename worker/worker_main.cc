@@ -15,10 +15,12 @@
 
 #include "common/log.h"
 #include "common/metrics/observability.h"
+#include "common/tensor_heap.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/worker_metrics.h"
 
 int main(int argc, char** argv) {
+  mw::KeepFreedTensorMemoryForReuse();
   mw::AgentOptions options;
   char host[256] = "worker";
   ::gethostname(host, sizeof(host) - 1);
