@@ -1,8 +1,9 @@
 // How the C heap treats the large, short-lived blocks a training step allocates and frees
 // (activations, gradients, logit blocks: megabytes each, every step). glibc's defaults hand
 // such blocks back to the kernel when freed (mmap above a threshold, trim above another), so
-// the next step faults every page in again, zero-filled by the kernel: measured on the
-// Fashion-MNIST job, 9.6 million page faults and 18 s of system time per 61 s of user time.
+// the next step faults every page in again, zero-filled by the kernel. Measured on a
+// one-epoch Fashion-MNIST job of 6,000 images with W = 2: 9.6 million page faults and 18 s of
+// system time beside 61 s of user time; with this setting 2.2 million and 5 s.
 #pragma once
 
 namespace mw {
