@@ -161,7 +161,9 @@ std::vector<std::string> LocalCluster::CoordinatorArgs() const {
                                    "--max-failures",
                                    std::to_string(options_.max_failures),
                                    "--task-timeout-s",
-                                   std::to_string(options_.task_timeout_s)};
+                                   std::to_string(options_.task_timeout_s),
+                                   "--commit-timeout-s",
+                                   std::to_string(options_.commit_timeout_s)};
   args.insert(args.end(), {"--auth-dir", auth_dir()});
   if (!options_.tls_ca.empty()) {
     const auto tls = ServerTlsArgs();

@@ -27,6 +27,7 @@ struct LocalClusterOptions {
   int heartbeat_timeout_ms = 5000;
   int max_failures = 3;       // the coordinator's --max-failures
   int task_timeout_s = 3600;  // and --task-timeout-s
+  int commit_timeout_s = 30;  // and --commit-timeout-s
   int collective_timeout_s = 60;
   std::string token_file;  // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate

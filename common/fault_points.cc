@@ -25,7 +25,12 @@ class FaultTable {
  public:
   FaultTable() {
     const char* spec = std::getenv("MW_FAULT_POINTS");
-    if (spec == nullptr) return;
+    if (spec != nullptr) Arm(spec);
+  }
+
+  void Arm(const std::string& spec) {
+    std::lock_guard<std::mutex> lock(mu_);
+    points_.clear();
     std::stringstream list(spec);
     for (std::string item; std::getline(list, item, ',');) {
       const size_t equals = item.find('=');
@@ -62,6 +67,8 @@ FaultTable& Table() {
 
 }  // namespace
 
+void ArmFaultPoints(const std::string& spec) { Table().Arm(spec); }
+
 Status FaultPoint(const std::string& name) {
   const std::string action = Table().Take(name);
   if (action.empty()) return Status::Ok();
@@ -70,6 +77,11 @@ Status FaultPoint(const std::string& name) {
   if (action == "hang") ::kill(::getpid(), SIGSTOP);
   if (action == "throw") throw std::runtime_error("fault point " + name);
   while (action == "block") std::this_thread::sleep_for(std::chrono::hours(1));
+  if (action.rfind("sleep", 0) == 0) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::strtol(action.c_str() + 5, nullptr, 10)));
+    return Status::Ok();
+  }
   return Status::Internal("fault point " + name);
 }
 

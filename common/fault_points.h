@@ -7,9 +7,10 @@
 //   MW_FAULT_POINTS="coordinator.commit.between_shards=crash,worker.task.TASK_TRAIN=throw:1"
 // Actions: crash (SIGKILL to itself: nothing flushed, like kill -9), hang (SIGSTOP to itself,
 // like a frozen node), block (the calling thread sleeps forever while the rest of the process
-// runs on, like a deadlock), error (the point returns INTERNAL), throw (it throws
-// std::runtime_error). ":N" fires the point N times, then never again; without it, every
-// time. An unarmed point costs a lookup in an empty map.
+// runs on, like a deadlock), sleepMS (the calling thread sleeps MS milliseconds, then goes on:
+// a slow disk), error (the point returns INTERNAL), throw (it throws std::runtime_error). ":N"
+// fires the point N times, then never again; without it, every time. An unarmed point costs a
+// lookup in an empty map.
 #pragma once
 
 #include <string>
@@ -20,5 +21,9 @@ namespace mw {
 
 // At the point `name`: crashes, hangs, throws or returns INTERNAL when armed so; else OK.
 Status FaultPoint(const std::string& name);
+
+// Replaces what MW_FAULT_POINTS armed with `spec` (same syntax): for tests that run a service
+// in their own process, where the environment was read before they began.
+void ArmFaultPoints(const std::string& spec);
 
 }  // namespace mw

@@ -1,51 +1,76 @@
 #include "coordinator/checkpoint_commit.h"
 
+#include <algorithm>
+
 #include "common/fault_points.h"
+#include "shard_server/checkpoint_coverage.h"
 #include "shard_server/piece_proto.h"
 
 namespace mw {
 
 Status CheckpointCommit::Create(const std::vector<std::string>& addresses,
-                                const ConnectionOptions& connection,
+                                const ConnectionOptions& connection, std::chrono::seconds timeout,
                                 std::unique_ptr<CheckpointCommit>* out) {
   auto commit = std::make_unique<CheckpointCommit>();
   commit->addresses_ = addresses;
+  commit->connection_ = connection;
+  commit->timeout_ = timeout;
   for (const auto& address : addresses) {
-    ConnectionOptions shard = connection;
-    shard.address = address;
-    std::shared_ptr<grpc::Channel> channel;
-    MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
-    commit->shards_.push_back(std::make_unique<ShardClient>(channel));
+    if (commit->Client(address) == nullptr) {
+      return Status::InvalidArgument("shard server " + address + ": cannot open a channel");
+    }
   }
   *out = std::move(commit);
   return Status::Ok();
 }
 
-Status CheckpointCommit::Commit(const std::string& job_id, uint64_t checkpoint,
+ShardClient* CheckpointCommit::Client(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& client = clients_[address];
+  if (!client) {
+    ConnectionOptions shard = connection_;
+    shard.address = address;
+    std::shared_ptr<grpc::Channel> channel;
+    if (!OpenChannel(shard, &channel).ok()) {
+      clients_.erase(address);
+      return nullptr;
+    }
+    client = std::make_unique<ShardClient>(channel);
+  }
+  return client.get();
+}
+
+Status CheckpointCommit::Commit(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                                uint64_t recorded,
                                 const std::map<uint32_t, millionway::v1::TaskReport>& reports,
                                 uint32_t keep_last) {
-  std::vector<std::vector<PieceRecord>> per_server(shards_.size());
+  std::vector<std::vector<PieceRecord>> per_server(addresses_.size());
+  std::vector<PieceRecord> all;
   for (const auto& [rank, report] : reports) {
     for (const auto& written : report.pieces()) {
-      if (written.server() >= shards_.size()) {
+      if (written.server() >= addresses_.size()) {
         return Status::InvalidArgument("rank " + std::to_string(rank) + " reports shard server " +
                                        std::to_string(written.server()) + " of " +
-                                       std::to_string(shards_.size()));
+                                       std::to_string(addresses_.size()));
       }
       PieceRecord piece = RecordOf(written.piece().header());
       piece.bytes = written.piece().bytes();
       piece.checksum = written.piece().checksum();
       per_server[written.server()].push_back(piece);
+      all.push_back(piece);
     }
   }
+  MW_RETURN_IF_ERROR(VerifyCoverage(all).Annotate("checkpoint " + std::to_string(checkpoint)));
   MW_RETURN_IF_ERROR(FaultPoint("coordinator.commit.before_shards"));
-  for (size_t s = 0; s < shards_.size(); ++s) {
+  for (size_t s = 0; s < addresses_.size(); ++s) {
     if (s > 0) MW_RETURN_IF_ERROR(FaultPoint("coordinator.commit.between_shards"));
-    Status committed = shards_[s]->Commit(job_id, checkpoint, per_server[s], keep_last);
-    if (committed.code() == Status::Code::kUnavailable ||
-        committed.code() == Status::Code::kDeadlineExceeded) {
+    ShardClient* shard = Client(addresses_[s]);
+    Status committed =
+        shard->Commit(job_id, checkpoint, attempt, per_server[s], keep_last, recorded, timeout_);
+    if (committed.code() == Status::Code::kUnavailable) {
       // The answer may be what was lost: the same commit again is the same commit.
-      committed = shards_[s]->Commit(job_id, checkpoint, per_server[s], keep_last);
+      committed =
+          shard->Commit(job_id, checkpoint, attempt, per_server[s], keep_last, recorded, timeout_);
     }
     MW_RETURN_IF_ERROR(committed.Annotate("shard server " + addresses_[s]));
   }
@@ -53,19 +78,30 @@ Status CheckpointCommit::Commit(const std::string& job_id, uint64_t checkpoint,
 }
 
 Status CheckpointCommit::Discard(const std::string& job_id, uint64_t last_checkpoint,
+                                 uint32_t next_attempt, const std::vector<std::string>& layout,
                                  int* discarded) {
   int ignored = 0;
   int& count = discarded != nullptr ? *discarded : ignored;
   count = 0;
-  for (size_t s = 0; s < shards_.size(); ++s) {
+  std::vector<std::string> servers = addresses_;
+  for (const auto& address : layout) {
+    if (std::find(servers.begin(), servers.end(), address) == servers.end()) {
+      servers.push_back(address);
+    }
+  }
+  for (const auto& address : servers) {
+    ShardClient* shard = Client(address);
+    if (shard == nullptr) return Status::Unavailable("shard server " + address + ": no channel");
+    // The fence first: from here on nothing of an older gang can commit on this server, so
+    // what the list shows is all there will be to discard.
+    MW_RETURN_IF_ERROR(shard->Fence(job_id, next_attempt).Annotate("shard server " + address));
     std::vector<uint64_t> committed;
-    MW_RETURN_IF_ERROR(
-        shards_[s]->List(job_id, &committed).Annotate("shard server " + addresses_[s]));
+    MW_RETURN_IF_ERROR(shard->List(job_id, &committed).Annotate("shard server " + address));
     for (const uint64_t checkpoint : committed) {
       if (checkpoint <= last_checkpoint) continue;
-      const Status deleted = shards_[s]->Delete(job_id, checkpoint);
+      const Status deleted = shard->Delete(job_id, checkpoint);
       if (!deleted.ok() && deleted.code() != Status::Code::kNotFound) {
-        return deleted.Annotate("shard server " + addresses_[s]);
+        return deleted.Annotate("shard server " + address);
       }
       ++count;
     }

@@ -42,8 +42,8 @@ Status Coordinator::Create(const CoordinatorOptions& options, std::unique_ptr<Co
   if (options.metrics == nullptr) return Status::InvalidArgument("metrics: required");
   std::unique_ptr<Coordinator> c(new Coordinator(options));
   MW_RETURN_IF_ERROR(JobStore::Open(options.database, &c->store_));
-  MW_RETURN_IF_ERROR(
-      CheckpointCommit::Create(options.shard_servers, options.shard_connection, &c->commit_));
+  MW_RETURN_IF_ERROR(CheckpointCommit::Create(options.shard_servers, options.shard_connection,
+                                              options.commit_timeout, &c->commit_));
   // A job the previous coordinator was running has lost its gang with it: back to the queue,
   // to restart from its last committed checkpoint. Not a failure of the job.
   std::vector<JobRecord> running;
@@ -77,10 +77,41 @@ Coordinator::~Coordinator() {
   if (reconciler_.joinable()) reconciler_.join();
 }
 
-Status Coordinator::PersistLocked(JobRecord* job) {
+Status Coordinator::WriteLocked(JobRecord* job, const char* fault_point) {
+  MW_RETURN_IF_ERROR(fault_point != nullptr ? FaultPoint(fault_point) : Status::Ok());
   MW_RETURN_IF_ERROR(store_->Update(job));
+  unwritten_.erase(job->id);  // this record is newer than any that failed before it
   BumpLocked(job->id);
   return Status::Ok();
+}
+
+Status Coordinator::PersistLocked(JobRecord* job, const char* fault_point) {
+  const Status written = WriteLocked(job, fault_point);
+  if (written.ok()) return written;
+  Log(LogLevel::kError, "cannot write the job to the store; retrying: " + written.ToString(),
+      {{"job_id", job->id}});
+  unwritten_[job->id] = *job;
+  BumpLocked(job->id);
+  return written;
+}
+
+Status Coordinator::StoredLocked(const std::string& id, JobRecord* out) {
+  const auto unwritten = unwritten_.find(id);
+  if (unwritten == unwritten_.end()) return store_->Get(id, out);
+  *out = unwritten->second;
+  return Status::Ok();
+}
+
+void Coordinator::RetryWritesLocked() {
+  for (auto it = unwritten_.begin(); it != unwritten_.end();) {
+    JobRecord job = it->second;
+    if (!store_->Update(&job).ok()) {
+      ++it;
+      continue;
+    }
+    Log(LogLevel::kInfo, "job written to the store after earlier failures", {{"job_id", job.id}});
+    it = unwritten_.erase(it);
+  }
 }
 
 void Coordinator::BumpLocked(const std::string& job_id) {
@@ -173,6 +204,11 @@ bool Coordinator::FindLocked(const std::string& id, JobRecord* out) const {
     *out = job;
     return true;
   }
+  const auto unwritten = unwritten_.find(id);
+  if (unwritten != unwritten_.end()) {
+    *out = unwritten->second;
+    return true;
+  }
   return false;
 }
 
@@ -184,6 +220,11 @@ Status Coordinator::Get(const std::string& id, JobRecord* out) {
       *out = run->second.job;
       return Status::Ok();
     }
+    const auto unwritten = unwritten_.find(id);
+    if (unwritten != unwritten_.end()) {
+      *out = unwritten->second;
+      return Status::Ok();
+    }
   }
   return store_->Get(id, out);
 }
@@ -193,7 +234,12 @@ Status Coordinator::List(int state, int64_t before_seq, int limit, std::vector<J
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& job : *out) {
     const auto run = runs_.find(job.id);
-    if (run != runs_.end()) job = run->second.job;
+    const auto unwritten = unwritten_.find(job.id);
+    if (run != runs_.end()) {
+      job = run->second.job;
+    } else if (unwritten != unwritten_.end()) {
+      job = unwritten->second;
+    }
   }
   return Status::Ok();
 }
@@ -216,7 +262,7 @@ Status Coordinator::Cancel(const std::string& id, JobRecord* out) {
     return Status::Ok();
   }
   JobRecord job;
-  MW_RETURN_IF_ERROR(store_->Get(id, &job));
+  MW_RETURN_IF_ERROR(StoredLocked(id, &job));
   if (!IsFinal(job.state)) {
     job.cancel_requested = true;
     job.state = JobState::kCancelled;
@@ -239,7 +285,7 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
     if (run != runs_.end()) {
       job = &run->second.job;
     } else {
-      MW_RETURN_IF_ERROR(store_->Get(id, &stored));
+      MW_RETURN_IF_ERROR(StoredLocked(id, &stored));
     }
   }
   if (IsFinal(job->state)) {

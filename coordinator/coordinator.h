@@ -46,7 +46,10 @@ struct CoordinatorOptions {
   std::vector<std::string> shard_servers;
   std::chrono::milliseconds heartbeat_interval{500};
   std::chrono::milliseconds heartbeat_timeout{5000};
+  // Retention on the shard servers, beyond the checkpoint SQLite records (always kept).
   uint32_t keep_last_checkpoints = 2;
+  // A shard server's commit not answered within this is given up, and discarded.
+  std::chrono::seconds commit_timeout{30};
   uint32_t max_failures = 3;  // consecutive attempts without a committed checkpoint
   // A task not reported by every rank within this stops the gang (a rank alive, heartbeating,
   // but stuck: a deadlock, a hung disk), as a failure.
@@ -124,7 +127,9 @@ class Coordinator {
     // alerts on.
     std::chrono::system_clock::time_point last_checkpoint_time;
   };
-  enum class StopCause { kFailure, kLeaving, kRegang, kCancel };  // only kFailure counts
+  // Only kFailure counts towards max_failures. kConflict: a shard server holds a checkpoint the
+  // job does not know (reconciled before the next start; the gang did nothing wrong).
+  enum class StopCause { kFailure, kLeaving, kRegang, kCancel, kConflict };
   static constexpr size_t kRecentFinished = 20;
 
   explicit Coordinator(const CoordinatorOptions& options);
@@ -139,7 +144,16 @@ class Coordinator {
   // A job ended (COMPLETED, FAILED or CANCELLED): counted, logged, kept among the recent.
   void FinishedLocked(const JobRecord& job);
   void ReleaseGangLocked(Run& run, bool tell_workers);
-  Status PersistLocked(JobRecord* job);
+  // Writes the job to the store. When that fails, the record is kept in unwritten_ (what
+  // Get, List and Watch show) and the control loop writes it again until it lands, so memory
+  // and store never disagree for longer than the store is failing. `fault_point` names a
+  // point a test arms to make this one write fail.
+  Status PersistLocked(JobRecord* job, const char* fault_point = nullptr);
+  // The write alone: on failure nothing is kept, for a change the caller undoes instead.
+  Status WriteLocked(JobRecord* job, const char* fault_point = nullptr);
+  void RetryWritesLocked();
+  // The job as last written to the store, or as waiting to be (unwritten_).
+  Status StoredLocked(const std::string& id, JobRecord* out);
   void BumpLocked(const std::string& job_id);
   void ExpireWorkersLocked();
   // Stops gangs whose task has outlived options_.task_timeout.
@@ -172,6 +186,8 @@ class Coordinator {
   // commit in flight, which do not start either.
   std::set<std::string> unreconciled_;
   std::set<std::string> committing_;
+  // Records whose last write to the store failed, by job id; newest wins.
+  std::map<std::string, JobRecord> unwritten_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Worker> workers_;

@@ -26,14 +26,20 @@ void Coordinator::ScheduleLocked() {
     if (IsFree(w)) free.push_back(id);
     draining |= w.draining;
   }
-  for (auto it = queue_.begin(); it != queue_.end(); it = queue_.erase(it)) {
+  for (auto it = queue_.begin(); it != queue_.end();) {
     JobRecord job = it->second;
+    // A job whose last commit is not settled yet cannot start, and holds no one back meanwhile:
+    // it asks for no workers until it can use them (a hung shard server would otherwise stall
+    // every job behind it).
+    if (unreconciled_.count(job.id) || committing_.count(job.id)) {
+      ++it;
+      continue;
+    }
     // Strict order: a job that does not fit holds back the ones behind it, so a large gang
     // is not starved by a stream of small ones. An elastic job takes what is free, but not
     // while workers are still leaving a gang: they are about to be free (a regang's own).
     const size_t size = std::min<size_t>(free.size(), job.world_size);
     if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
-    if (unreconciled_.count(job.id) || committing_.count(job.id)) break;
     Run run;
     run.gang.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
@@ -45,7 +51,8 @@ void Coordinator::ScheduleLocked() {
     run.started = std::chrono::steady_clock::now();
     run.last_checkpoint_time = std::chrono::system_clock::now();
     run.progress_at_start = Progress(job);
-    if (!PersistLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
+    if (!WriteLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
+    it = queue_.erase(it);
     for (const auto& id : run.gang) workers_.at(id).job = job.id;
     Run& placed = runs_[job.id] = std::move(run);
     std::string gang;
@@ -60,15 +67,20 @@ void Coordinator::ScheduleLocked() {
 }
 
 void Coordinator::ReconcileLoop() {
+  struct Pending {
+    uint64_t last_checkpoint;
+    uint32_t next_attempt;  // the next gang's: everything older is fenced off
+    std::vector<std::string> layout;
+  };
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    std::map<std::string, uint64_t> pending;  // job -> its last committed checkpoint
+    std::map<std::string, Pending> pending;
     for (auto it = unreconciled_.begin(); it != unreconciled_.end();) {
       JobRecord job;
       if (committing_.count(*it)) {
         ++it;
-      } else if (FindLocked(*it, &job)) {
-        pending[*it] = job.last_checkpoint;
+      } else if (FindLocked(*it, &job) && !IsFinal(job.state)) {
+        pending[*it] = {job.last_checkpoint, job.attempts + 1, job.checkpoint_shard_servers};
         ++it;
       } else {
         it = unreconciled_.erase(it);  // finished: it will not run again
@@ -80,13 +92,14 @@ void Coordinator::ReconcileLoop() {
     }
     lock.unlock();
     std::map<std::string, Status> outcomes;
-    for (const auto& [id, last] : pending) {
+    for (const auto& [id, job] : pending) {
       int discarded = 0;
-      outcomes[id] = commit_->Discard(id, last, &discarded);
+      outcomes[id] =
+          commit_->Discard(id, job.last_checkpoint, job.next_attempt, job.layout, &discarded);
       if (discarded > 0) {
         Log(LogLevel::kWarning,
             "discarded " + std::to_string(discarded) + " half-committed checkpoint(s) newer than " +
-                std::to_string(last),
+                std::to_string(job.last_checkpoint),
             {{"job_id", id}});
       }
     }
@@ -111,6 +124,7 @@ void Coordinator::ControlLoop() {
   while (!stopping_) {
     ExpireWorkersLocked();
     ExpireTasksLocked();
+    RetryWritesLocked();
     ScheduleLocked();
     changed_.wait_for(lock, std::chrono::milliseconds(200));
   }

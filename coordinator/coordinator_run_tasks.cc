@@ -3,6 +3,8 @@
 // gang.
 #include "coordinator/coordinator.h"
 
+#include <grpcpp/support/status_code_enum.h>
+
 #include <algorithm>
 
 #include "common/log.h"
@@ -52,8 +54,14 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   }
   Run& run = found->second;
   if (!report.ok()) {
+    // A piece refused because its checkpoint number is committed already: a shard server
+    // holds a commit the job never recorded. Discarded before the next start; not the
+    // gang's failure.
+    const bool conflict = run.plan.kind == TaskKind::kCheckpoint &&
+                          report.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+    if (conflict) unreconciled_.insert(run.job.id);
     StopRunLocked(run.job.id, "worker " + worker->second.name + ": " + report.error(),
-                  StopCause::kFailure);
+                  conflict ? StopCause::kConflict : StopCause::kFailure);
     return Status::Ok();
   }
   const auto rank = static_cast<uint32_t>(
@@ -75,10 +83,12 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     committing_.insert(job_id);
     const auto reports = run.reports;
     const uint64_t checkpoint = run.plan.checkpoint;
+    const uint32_t attempt = run.job.attempts;
+    const uint64_t recorded = run.job.last_checkpoint;
     lock.unlock();
     const auto start = std::chrono::steady_clock::now();
-    const Status committed =
-        commit_->Commit(job_id, checkpoint, reports, options_.keep_last_checkpoints);
+    const Status committed = commit_->Commit(job_id, checkpoint, attempt, recorded, reports,
+                                             options_.keep_last_checkpoints);
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     lock.lock();
@@ -93,18 +103,37 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     again->second.committing = false;
     if (!committed.ok()) {
       StopRunLocked(job_id, "checkpoint commit failed: " + committed.message(),
-                    StopCause::kFailure);
+                    committed.code() == Status::Code::kAlreadyExists ? StopCause::kConflict
+                                                                     : StopCause::kFailure);
       return Status::Ok();
     }
     metrics_->CheckpointCommitted(seconds);
-    again->second.last_checkpoint_time = std::chrono::system_clock::now();
-    again->second.job.failures = 0;  // progress made
-    again->second.job.checkpoint_world_size = static_cast<uint32_t>(again->second.gang.size());
   }
   Run& current = runs_.at(job_id);
+  const JobRecord before = current.job;
   TaskPlan next;
   const bool more = JobStateMachine::Next(&current.job, current.plan, outcome, &next,
                                           options_.train_chunks_per_epoch);
+  if (current.plan.kind == TaskKind::kCheckpoint) {
+    // The commit point: once this write returns, the checkpoint is the job's. Until then it
+    // is not (a failed write is undone and the checkpoint discarded), so retention, which
+    // keeps what the store records, never depends on a record that is not on disk.
+    current.job.failures = 0;  // progress made
+    current.job.checkpoint_world_size = static_cast<uint32_t>(current.gang.size());
+    current.job.checkpoint_shard_servers = commit_->addresses();
+    current.job.phase = PhaseOf(next.kind);
+    const Status recorded = WriteLocked(&current.job, "coordinator.checkpoint.record");
+    if (!recorded.ok()) {
+      current.job = before;
+      unreconciled_.insert(job_id);
+      StopRunLocked(job_id,
+                    "cannot record checkpoint " + std::to_string(current.plan.checkpoint) + ": " +
+                        recorded.message(),
+                    StopCause::kFailure);
+      return Status::Ok();
+    }
+    current.last_checkpoint_time = std::chrono::system_clock::now();
+  }
   if (!more) {
     current.job.state = JobState::kCompleted;
     current.job.phase = JobPhase::kNone;
@@ -112,7 +141,8 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     JobRecord finished = current.job;
     ReleaseGangLocked(current, true);
     runs_.erase(job_id);
-    MW_RETURN_IF_ERROR(PersistLocked(&finished));
+    // Kept in memory (unwritten_) until the store has it, whatever this write does.
+    PersistLocked(&finished, "coordinator.complete.write");
     FinishedLocked(finished);
     return Status::Ok();
   }
@@ -137,7 +167,8 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   }
   current.plan = next;
   current.job.phase = PhaseOf(next.kind);
-  MW_RETURN_IF_ERROR(PersistLocked(&current.job));
+  // Progress within the epoch: a failed write is retried (unwritten_); the gang goes on.
+  PersistLocked(&current.job);
   SendLocked(current);
   return Status::Ok();
 }
@@ -163,7 +194,12 @@ void Coordinator::SendLocked(Run& run) {
     task.set_last_step(run.plan.last_step);
     task.set_checkpoint(run.plan.checkpoint);
     task.set_checkpoint_world_size(run.job.checkpoint_world_size);
-    for (const auto& address : options_.shard_servers) task.add_shard_servers(address);
+    for (const auto& address : commit_->addresses()) task.add_shard_servers(address);
+    if (run.plan.kind == TaskKind::kStart) {
+      for (const auto& address : run.job.checkpoint_shard_servers) {
+        task.add_checkpoint_shard_servers(address);
+      }
+    }
     workers_.at(run.gang[rank]).queue.push_back(task);
   }
   changed_.notify_all();
@@ -191,7 +227,7 @@ void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
 
 JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reason,
                                      StopCause cause) {
-  static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel"};
+  static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel", "conflict"};
   const auto run = runs_.find(job_id);
   if (run == runs_.end()) return JobRecord();
   metrics_->GangStopped(kCauses[static_cast<int>(cause)]);
@@ -211,7 +247,7 @@ JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reas
   } else {
     job.state = JobState::kQueued;
   }
-  PersistLocked(&job);
+  PersistLocked(&job, "coordinator.stop.write");  // on failure, kept and retried (unwritten_)
   if (job.state == JobState::kQueued) {
     EnqueueLocked(job);
   } else {

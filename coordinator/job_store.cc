@@ -12,7 +12,24 @@ constexpr char kColumns[] =
     "seq, id, name, spec_json, world_size, priority, state, phase, epoch, epochs, step, "
     "steps_per_epoch, last_loss, knn_top1, linear_top1, evaluated_epoch, last_checkpoint, "
     "checkpoint_world_size, attempts, failures, failure, cancel_requested, created_unix_ms, "
-    "updated_unix_ms, min_world_size, checkpoint_step";
+    "updated_unix_ms, min_world_size, checkpoint_step, checkpoint_shard_servers";
+
+// A checkpoint's shard servers as one column: addresses (host:port) hold no commas.
+std::string JoinAddresses(const std::vector<std::string>& addresses) {
+  std::string joined;
+  for (const auto& a : addresses) joined += (joined.empty() ? "" : ",") + a;
+  return joined;
+}
+
+std::vector<std::string> SplitAddresses(const std::string& joined) {
+  std::vector<std::string> addresses;
+  for (size_t start = 0; start < joined.size();) {
+    const size_t end = std::min(joined.find(',', start), joined.size());
+    addresses.push_back(joined.substr(start, end - start));
+    start = end + 1;
+  }
+  return addresses;
+}
 
 // Frees a prepared statement on every path out of a function.
 class Statement {
@@ -69,6 +86,7 @@ void BindRecord(sqlite3_stmt* s, const JobRecord& j) {
   sqlite3_bind_int64(s, 23, j.updated_unix_ms);
   sqlite3_bind_int64(s, 24, j.min_world_size);
   sqlite3_bind_int64(s, 25, static_cast<int64_t>(j.checkpoint_step));
+  BindText(s, 26, JoinAddresses(j.checkpoint_shard_servers));
 }
 
 JobRecord ReadRecord(sqlite3_stmt* s) {
@@ -99,6 +117,7 @@ JobRecord ReadRecord(sqlite3_stmt* s) {
   j.updated_unix_ms = sqlite3_column_int64(s, 23);
   j.min_world_size = static_cast<uint32_t>(sqlite3_column_int64(s, 24));
   j.checkpoint_step = static_cast<uint64_t>(sqlite3_column_int64(s, 25));
+  j.checkpoint_shard_servers = SplitAddresses(Text(s, 26));
   return j;
 }
 
@@ -149,13 +168,16 @@ Status JobStore::Open(const std::string& path, std::unique_ptr<JobStore>* out) {
       "last_loss REAL, knn_top1 REAL, linear_top1 REAL, evaluated_epoch INTEGER, "
       "last_checkpoint INTEGER, checkpoint_world_size INTEGER, attempts INTEGER, "
       "failures INTEGER, failure TEXT, cancel_requested INTEGER, created_unix_ms INTEGER, "
-      "updated_unix_ms INTEGER, min_world_size INTEGER, checkpoint_step INTEGER)"));
-  // Databases from earlier versions lack the newer columns: they get them, 0 (the old
-  // meaning: not elastic, checkpoints at epoch ends).
-  for (const char* column : {"min_world_size", "checkpoint_step"}) {
-    if (!Statement(db, std::string("SELECT ") + column + " FROM jobs LIMIT 0").ok()) {
-      MW_RETURN_IF_ERROR(
-          store->Exec(std::string("ALTER TABLE jobs ADD COLUMN ") + column + " INTEGER DEFAULT 0"));
+      "updated_unix_ms INTEGER, min_world_size INTEGER, checkpoint_step INTEGER, "
+      "checkpoint_shard_servers TEXT)"));
+  // Databases from earlier versions lack the newer columns: they get them, empty (the old
+  // meaning: not elastic, checkpoints at epoch ends, on the servers configured now).
+  for (const char* column :
+       {"min_world_size INTEGER DEFAULT 0", "checkpoint_step INTEGER DEFAULT 0",
+        "checkpoint_shard_servers TEXT DEFAULT ''"}) {
+    const std::string name = std::string(column).substr(0, std::string(column).find(' '));
+    if (!Statement(db, "SELECT " + name + " FROM jobs LIMIT 0").ok()) {
+      MW_RETURN_IF_ERROR(store->Exec(std::string("ALTER TABLE jobs ADD COLUMN ") + column));
     }
   }
   MW_RETURN_IF_ERROR(
@@ -254,7 +276,7 @@ Status JobStore::InsertRow(JobRecord* job) {
   // The id derives from seq, known only once the row exists: insert, then name it.
   Statement insert(db_, std::string("INSERT INTO jobs (") + (kColumns + 5) +
                             ") VALUES (NULL,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-                            "?17,?18,?19,?20,?21,?22,?23,?24,?25)");
+                            "?17,?18,?19,?20,?21,?22,?23,?24,?25,?26)");
   if (!insert.ok()) return SqliteError(db_, "insert");
   BindRecord(insert.get(), *job);
   if (sqlite3_step(insert.get()) != SQLITE_DONE) return SqliteError(db_, "insert");

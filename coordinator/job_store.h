@@ -56,6 +56,9 @@ struct JobRecord {
   uint64_t last_checkpoint = 0;  // 0: none committed
   uint64_t checkpoint_step = 0;  // > 0: last_checkpoint was taken that many steps into `epoch`
   uint32_t checkpoint_world_size = 0;  // the gang size that wrote last_checkpoint
+  // The shard servers last_checkpoint was written to, in partition order (empty: the
+  // coordinator's own list, as before this was recorded).
+  std::vector<std::string> checkpoint_shard_servers;
   uint32_t attempts = 0;
   uint32_t failures = 0;  // consecutive failed attempts
   std::string failure;

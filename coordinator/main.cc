@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   mw::ObservabilityOptions observability;
   mw::CoordinatorOptions options;
   std::string shard_servers;
-  int heartbeat_ms = 500, heartbeat_timeout_ms = 5000, task_timeout_s = 3600;
+  int heartbeat_ms = 500, heartbeat_timeout_ms = 5000, task_timeout_s = 3600, commit_timeout_s = 30;
   CLI::App app{"millionway coordinator"};
   mw::AddServerFlags(app, &server);
   mw::AddObservabilityFlags(app, &observability);
@@ -28,8 +28,14 @@ int main(int argc, char** argv) {
       ->envname("MW_SHARD_SERVERS")
       ->required();
   app.add_option("--keep-checkpoints", options.keep_last_checkpoints,
-                 "committed checkpoints kept per job")
+                 "committed checkpoints kept per job (0: all); the one the job would restart "
+                 "from is kept whatever this says")
       ->envname("MW_KEEP_CHECKPOINTS");
+  app.add_option("--commit-timeout-s", commit_timeout_s,
+                 "a shard server's checkpoint commit not answered within this is given up and "
+                 "discarded")
+      ->envname("MW_COMMIT_TIMEOUT_S")
+      ->check(CLI::Range(1, 24 * 3600));
   app.add_option("--max-failures", options.max_failures,
                  "attempts without progress before a job is FAILED")
       ->envname("MW_MAX_FAILURES");
@@ -70,6 +76,7 @@ int main(int argc, char** argv) {
   options.heartbeat_interval = std::chrono::milliseconds(heartbeat_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
   options.task_timeout = std::chrono::seconds(task_timeout_s);
+  options.commit_timeout = std::chrono::seconds(commit_timeout_s);
   mw::Authorizer auth;
   s = mw::MakeAuthorizer(server, &auth);
   if (s.ok() && !server.auth.token_dir.empty()) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <tuple>
@@ -21,6 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr char kManifestName[] = "MANIFEST";
+constexpr char kFenceName[] = "FENCE";
 constexpr uint64_t kChunkBytes = kManifestBlockBytes;
 
 std::string CheckpointName(uint64_t checkpoint) {
@@ -35,10 +37,18 @@ bool ParseCheckpointName(const std::string& name, uint64_t* out) {
   return true;
 }
 
-std::string PieceFileName(const PieceRecord& p) {
-  if (!p.rows) return p.tensor + ".blob";
-  return p.tensor + "." + std::to_string(p.row_begin) + "-" + std::to_string(p.row_end) + ".rows";
+// The gang attempt is part of the name: a piece still streaming from a gang that was given up
+// on never writes into the file its successor writes.
+std::string PieceFileName(const PieceRecord& p, uint32_t attempt) {
+  const std::string by = ".a" + std::to_string(attempt);
+  if (!p.rows) return p.tensor + by + ".blob";
+  return p.tensor + "." + std::to_string(p.row_begin) + "-" + std::to_string(p.row_end) + by +
+         ".rows";
 }
+
+// Beside each complete piece: its record (bytes, checksums of the bytes as received), kept in
+// the manifest's format so that it carries its own checksum.
+std::string SumFileName(const std::string& piece_file) { return piece_file + ".sum"; }
 
 // The manifest goes first, durably: from that instant the checkpoint is not committed, so a
 // crash part-way through removing its pieces never leaves a manifest without its pieces.
@@ -49,34 +59,6 @@ Status RemoveCheckpointDir(const std::string& dir) {
   MW_RETURN_IF_ERROR(SyncDirectory(dir));
   fs::remove_all(dir, error);
   if (error) return Status::Internal(dir + ": " + error.message());
-  return Status::Ok();
-}
-
-// Size, XXH3-64 and per-block checksums of a file as it is on disk, read one block at a time:
-// pieces are gigabytes at 14.2M classes, so none is ever held whole in memory.
-struct FileDigest {
-  uint64_t bytes = 0;
-  uint64_t checksum = 0;
-  std::vector<uint64_t> blocks;
-};
-
-Status DigestFile(const std::string& path, FileDigest* out) {
-  std::error_code error;
-  const uint64_t size = fs::file_size(path, error);
-  if (error) return Status::NotFound(path + ": " + error.message());
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(),
-                                                                 &XXH3_freeState);
-  XXH3_64bits_reset(state.get());
-  out->bytes = size;
-  out->blocks.clear();
-  std::string block;
-  for (uint64_t offset = 0; offset < size; offset += kManifestBlockBytes) {
-    const uint64_t n = std::min<uint64_t>(kManifestBlockBytes, size - offset);
-    MW_RETURN_IF_ERROR(ReadFileRange(path, offset, n, &block));
-    XXH3_64bits_update(state.get(), block.data(), block.size());
-    out->blocks.push_back(Checksum(block.data(), block.size()));
-  }
-  out->checksum = XXH3_64bits_digest(state.get());
   return Status::Ok();
 }
 
@@ -95,6 +77,39 @@ bool SamePieces(const std::vector<PieceRecord>& a, const std::vector<PieceRecord
   return ka == kb;
 }
 
+// The piece `want` as written by `attempt` into `dir`: its record, checked against what the
+// committer expects and against the file's size (a record is written only after its file is
+// fsync'd, so a record without its whole file means the file was damaged since).
+Status WrittenPiece(const std::string& dir, const PieceRecord& want, uint32_t attempt,
+                    uint64_t checkpoint, PieceRecord* out) {
+  MW_RETURN_IF_ERROR(want.Validate());
+  const std::string file = PieceFileName(want, attempt);
+  const std::string what = "checkpoint " + std::to_string(checkpoint) + ": piece " + file;
+  std::string text;
+  if (!ReadFile(dir + "/" + SumFileName(file), &text).ok()) {
+    return Status::FailedPrecondition(what + " was not written");
+  }
+  Manifest record;
+  const Status parsed = ParseManifest(text, &record);
+  if (!parsed.ok() || record.pieces.size() != 1) {
+    return Status::DataLoss(what + ": its record is damaged: " + parsed.message());
+  }
+  const PieceRecord& got = record.pieces[0];
+  if (!SamePieces({got}, {want})) {
+    return Status::DataLoss(what + " as received (" + std::to_string(got.bytes) +
+                            " bytes) is not the piece written (" + std::to_string(want.bytes) +
+                            " bytes)");
+  }
+  std::error_code error;
+  const uint64_t size = fs::file_size(dir + "/" + file, error);
+  if (error || size != got.bytes) {
+    return Status::DataLoss(what + " on disk is not the " + std::to_string(got.bytes) +
+                            " bytes received" + (error ? ": " + error.message() : ""));
+  }
+  *out = got;
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status CheckpointStore::Open(const std::string& root, std::unique_ptr<CheckpointStore>* out,
@@ -107,7 +122,12 @@ Status CheckpointStore::Open(const std::string& root, std::unique_ptr<Checkpoint
 }
 
 std::string CheckpointStore::CheckpointDir(const std::string& job_id, uint64_t checkpoint) const {
-  return root_ + "/" + job_id + "/" + CheckpointName(checkpoint);
+  return JobDir(job_id) + "/" + CheckpointName(checkpoint);
+}
+
+CheckpointStore::PieceWriter::PieceWriter()
+    : whole_(XXH3_createState(), [](XXH3_state_t* s) { XXH3_freeState(s); }) {
+  XXH3_64bits_reset(whole_.get());
 }
 
 CheckpointStore::PieceWriter::~PieceWriter() {
@@ -139,6 +159,7 @@ Status CheckpointStore::PieceWriter::Append(const void* data, size_t bytes) {
     }
   }
   MW_RETURN_IF_ERROR(file_.Append(p, bytes));
+  XXH3_64bits_update(whole_.get(), p, bytes);
   bytes_ += bytes;
   while (bytes > 0) {
     const size_t take = std::min(bytes, kManifestBlockBytes - block_.size());
@@ -157,18 +178,54 @@ Status CheckpointStore::PieceWriter::Finish(PieceRecord* out) {
   if (!block_.empty()) record_.block_checksums.push_back(Checksum(block_.data(), block_.size()));
   block_.clear();
   record_.bytes = bytes_;
+  record_.checksum = XXH3_64bits_digest(whole_.get());
   MW_RETURN_IF_ERROR(record_.Validate());
   MW_RETURN_IF_ERROR(file_.SyncAndClose());
-  // The whole-piece checksum, from the file as it is on disk.
-  FileDigest digest;
-  MW_RETURN_IF_ERROR(DigestFile(path_, &digest));
-  record_.checksum = digest.checksum;
+  Manifest record;
+  record.job_id = job_id_;
+  record.checkpoint = checkpoint_;
+  record.pieces = {record_};
+  MW_RETURN_IF_ERROR(WriteFileAtomically(SumFileName(path_), SerializeManifest(record)));
   finished_ = true;
   *out = record_;
   return Status::Ok();
 }
 
-Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoint,
+uint32_t CheckpointStore::FenceOf(const std::string& job_id) {
+  std::lock_guard<std::mutex> lock(fence_mutex_);
+  const auto cached = fences_.find(job_id);
+  if (cached != fences_.end()) return cached->second;
+  std::string text;
+  uint32_t fence = 0;
+  if (ReadFile(JobDir(job_id) + "/" + kFenceName, &text).ok()) {
+    fence = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+  }
+  return fences_[job_id] = fence;
+}
+
+Status CheckpointStore::CheckFence(const std::string& job_id, uint32_t attempt) {
+  const uint32_t fence = FenceOf(job_id);
+  if (attempt >= fence) return Status::Ok();
+  return Status::FailedPrecondition("job " + job_id + ": attempt " + std::to_string(attempt) +
+                                    " is fenced off (attempts from " + std::to_string(fence) +
+                                    " only): its gang was given up on");
+}
+
+Status CheckpointStore::Fence(const std::string& job_id, uint32_t attempt) {
+  MW_RETURN_IF_ERROR(ValidateJobId(job_id));
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (attempt <= FenceOf(job_id)) return Status::Ok();
+  std::error_code error;
+  fs::create_directories(JobDir(job_id), error);
+  if (error) return Status::Internal(JobDir(job_id) + ": cannot create: " + error.message());
+  MW_RETURN_IF_ERROR(
+      WriteFileAtomically(JobDir(job_id) + "/" + kFenceName, std::to_string(attempt) + "\n"));
+  std::lock_guard<std::mutex> fences(fence_mutex_);
+  fences_[job_id] = attempt;
+  return Status::Ok();
+}
+
+Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
                                    const PieceRecord& header, std::unique_ptr<PieceWriter>* out) {
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
   MW_RETURN_IF_ERROR(ValidateTensorName(header.tensor));
@@ -179,6 +236,7 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
                                    std::to_string(header.total_rows) + " with " +
                                    std::to_string(header.row_bytes) + " bytes each");
   }
+  MW_RETURN_IF_ERROR(CheckFence(job_id, attempt));
   const std::string dir = CheckpointDir(job_id, checkpoint);
   std::error_code error;
   // A committed checkpoint is immutable: a piece rewritten under its manifest would be served
@@ -192,7 +250,9 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
   auto writer = std::unique_ptr<PieceWriter>(new PieceWriter());
   writer->record_ = header;
   writer->record_.block_checksums.clear();
-  writer->record_.file = PieceFileName(header);
+  writer->record_.file = PieceFileName(header, attempt);
+  writer->job_id_ = job_id;
+  writer->checkpoint_ = checkpoint;
   writer->path_ = dir + "/" + writer->record_.file;
   writer->limits_ = limits_;
   MW_RETURN_IF_ERROR(WritableFile::Create(writer->path_, &writer->file_));
@@ -200,12 +260,16 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
   return Status::Ok();
 }
 
-Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
-                               const std::vector<PieceRecord>& expected, uint32_t keep_last,
-                               Manifest* out) {
+Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                               const std::vector<PieceRecord>& expected, Retention retention,
+                               const std::function<bool()>& abandoned, Manifest* out) {
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
+  if (retention.recorded >= checkpoint) {
+    return Status::InvalidArgument("recorded_checkpoint: " + std::to_string(retention.recorded) +
+                                   " is not older than checkpoint " + std::to_string(checkpoint));
+  }
   const std::string dir = CheckpointDir(job_id, checkpoint);
-  std::lock_guard<std::mutex> lock(commit_mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   std::error_code exists_error;
   if (fs::exists(dir + "/" + kManifestName, exists_error)) {
     // A commit repeated (its answer was lost, or a coordinator recovering does it again) is
@@ -219,40 +283,37 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
     *out = committed;
     return Status::Ok();
   }
+  MW_RETURN_IF_ERROR(CheckFence(job_id, attempt));
   Manifest manifest;
   manifest.job_id = job_id;
   manifest.checkpoint = checkpoint;
   for (const PieceRecord& want : expected) {
-    MW_RETURN_IF_ERROR(want.Validate());
-    PieceRecord piece = want;
-    piece.file = PieceFileName(want);
-    FileDigest digest;
-    const Status read = DigestFile(dir + "/" + piece.file, &digest);
-    if (!read.ok()) {
-      return Status::FailedPrecondition("checkpoint " + std::to_string(checkpoint) + ": piece " +
-                                        piece.file + " was not written: " + read.message());
-    }
-    if (digest.bytes != want.bytes || digest.checksum != want.checksum) {
-      return Status::DataLoss("checkpoint " + std::to_string(checkpoint) + ": piece " + piece.file +
-                              " on disk (" + std::to_string(digest.bytes) +
-                              " bytes) is not the piece written (" + std::to_string(want.bytes) +
-                              " bytes)");
-    }
-    piece.block_checksums = std::move(digest.blocks);
+    PieceRecord piece;
+    MW_RETURN_IF_ERROR(WrittenPiece(dir, want, attempt, checkpoint, &piece));
     manifest.pieces.push_back(std::move(piece));
   }
   MW_RETURN_IF_ERROR(SyncDirectory(dir));
   MW_RETURN_IF_ERROR(FaultPoint("shard.commit.before_manifest"));
+  // A caller that gave up has moved on (it discards what it could not commit): a manifest
+  // written now would be a commit nobody records.
+  if (abandoned && abandoned()) {
+    return Status::Cancelled("checkpoint " + std::to_string(checkpoint) +
+                             ": the committer gave up before the manifest was written");
+  }
   MW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + kManifestName, SerializeManifest(manifest)));
-  MW_RETURN_IF_ERROR(SyncDirectory(root_ + "/" + job_id));
+  MW_RETURN_IF_ERROR(SyncDirectory(JobDir(job_id)));
   MW_RETURN_IF_ERROR(FaultPoint("shard.commit.after_manifest"));
   *out = manifest;
+  return PruneLocked(job_id, checkpoint, retention);
+}
 
-  // Retention and clean-up: older checkpoints beyond keep_last, and directories older than
-  // this one that never committed (a crash mid-write leaves those).
-  std::vector<uint64_t> committed;
+Status CheckpointStore::PruneLocked(const std::string& job_id, uint64_t checkpoint,
+                                    Retention retention) {
+  // Older checkpoints beyond keep_last but below the recorded one, and directories older than
+  // this one that never committed (a crash mid-write, or a gang given up on, leaves those).
+  std::vector<uint64_t> committed;  // older than `checkpoint`
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(root_ + "/" + job_id, error)) {
+  for (const auto& entry : fs::directory_iterator(JobDir(job_id), error)) {
     uint64_t number = 0;
     if (!ParseCheckpointName(entry.path().filename().string(), &number)) continue;
     if (number >= checkpoint) continue;
@@ -262,12 +323,12 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint,
       fs::remove_all(entry.path(), error);
     }
   }
+  if (retention.keep_last == 0) return Status::Ok();
   std::sort(committed.begin(), committed.end());
-  if (keep_last > 0) {
-    const size_t keep_older = keep_last - 1;  // this checkpoint is one of the kept
-    for (size_t i = 0; i + keep_older < committed.size(); ++i) {
-      MW_RETURN_IF_ERROR(RemoveCheckpointDir(CheckpointDir(job_id, committed[i])));
-    }
+  const size_t keep_older = retention.keep_last - 1;  // this checkpoint is one of the kept
+  for (size_t i = 0; i + keep_older < committed.size(); ++i) {
+    if (committed[i] >= retention.recorded) break;
+    MW_RETURN_IF_ERROR(RemoveCheckpointDir(CheckpointDir(job_id, committed[i])));
   }
   return Status::Ok();
 }
@@ -291,10 +352,12 @@ Status CheckpointStore::LoadManifest(const std::string& job_id, uint64_t checkpo
 
 Status CheckpointStore::List(const std::string& job_id, std::vector<Manifest>* out) {
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
+  // Under the commit lock: a commit half done is either finished or not begun when listed.
+  std::lock_guard<std::mutex> lock(mutex_);
   out->clear();
   std::vector<uint64_t> numbers;
   std::error_code error;
-  for (const auto& entry : fs::directory_iterator(root_ + "/" + job_id, error)) {
+  for (const auto& entry : fs::directory_iterator(JobDir(job_id), error)) {
     uint64_t number = 0;
     if (ParseCheckpointName(entry.path().filename().string(), &number)) numbers.push_back(number);
   }
@@ -386,7 +449,7 @@ Status CheckpointStore::ReadBlob(const std::string& job_id, uint64_t checkpoint,
 
 Status CheckpointStore::Delete(const std::string& job_id, uint64_t checkpoint) {
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
-  std::lock_guard<std::mutex> lock(commit_mutex_);
+  std::lock_guard<std::mutex> lock(mutex_);
   const std::string dir = CheckpointDir(job_id, checkpoint);
   std::error_code error;
   if (!fs::exists(dir, error)) {

@@ -38,7 +38,7 @@ uint64_t SaturatingProduct(uint64_t a, uint64_t b) {
 ShardClient::ShardClient(std::shared_ptr<grpc::Channel> channel)
     : stub_(v1::ShardService::NewStub(channel)) {}
 
-Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
+Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
                                const PieceRecord& header, const void* data, size_t bytes,
                                PieceRecord* out) {
   grpc::ClientContext context;
@@ -53,6 +53,7 @@ Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
       FillHeader(header, message.mutable_header());
       message.mutable_header()->set_job_id(job_id);
       message.mutable_header()->set_checkpoint(checkpoint);
+      message.mutable_header()->set_attempt(attempt);
     }
     const size_t n = std::min(kChunkBytes, bytes - sent);
     message.set_data(p + sent, n);
@@ -61,6 +62,11 @@ Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
   } while (sent < bytes);
   writer->WritesDone();
   MW_RETURN_IF_ERROR(FromGrpc(writer->Finish()));
+  if (response.piece().bytes() != bytes || response.piece().checksum() != Checksum(data, bytes)) {
+    return Status::DataLoss(header.tensor + ": the shard server received " +
+                            std::to_string(response.piece().bytes()) + " bytes that are not the " +
+                            std::to_string(bytes) + " sent");
+  }
   if (out != nullptr) {
     *out = RecordOf(response.piece().header());
     out->bytes = response.piece().bytes();
@@ -69,16 +75,19 @@ Status ShardClient::WritePiece(const std::string& job_id, uint64_t checkpoint,
   return Status::Ok();
 }
 
-Status ShardClient::Commit(const std::string& job_id, uint64_t checkpoint,
-                           const std::vector<PieceRecord>& pieces, uint32_t keep_last) {
+Status ShardClient::Commit(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                           const std::vector<PieceRecord>& pieces, uint32_t keep_last,
+                           uint64_t recorded_checkpoint, std::chrono::seconds timeout) {
   grpc::ClientContext context;
-  uint64_t bytes = 0;  // the server reads every piece back to verify it
-  for (const auto& p : pieces) bytes += p.bytes;
-  SetDeadline(&context, bytes);
+  // The server checks each piece's record of what it received, not the bytes themselves:
+  // the time a commit takes does not grow with the checkpoint.
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
   v1::CommitRequest request;
   request.set_job_id(job_id);
   request.set_checkpoint(checkpoint);
+  request.set_attempt(attempt);
   request.set_keep_last(keep_last);
+  request.set_recorded_checkpoint(recorded_checkpoint);
   for (const auto& p : pieces) FillInfo(p, request.add_pieces());
   v1::CommitResponse response;
   return FromGrpc(stub_->Commit(&context, request, &response));
@@ -128,6 +137,16 @@ Status ShardClient::List(const std::string& job_id, std::vector<uint64_t>* out) 
   out->clear();
   for (const auto& c : response.checkpoints()) out->push_back(c.checkpoint());
   return Status::Ok();
+}
+
+Status ShardClient::Fence(const std::string& job_id, uint32_t attempt) {
+  grpc::ClientContext context;
+  SetDeadline(&context);
+  v1::FenceRequest request;
+  request.set_job_id(job_id);
+  request.set_attempt(attempt);
+  v1::FenceResponse response;
+  return FromGrpc(stub_->Fence(&context, request, &response));
 }
 
 Status ShardClient::Delete(const std::string& job_id, uint64_t checkpoint) {

@@ -5,6 +5,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -26,11 +27,17 @@ class ShardClient {
 
   explicit ShardClient(std::shared_ptr<grpc::Channel> channel);
 
-  // Streams `bytes` as one piece; *out (optional) is the server's record of it.
-  Status WritePiece(const std::string& job_id, uint64_t checkpoint, const PieceRecord& header,
-                    const void* data, size_t bytes, PieceRecord* out);
-  Status Commit(const std::string& job_id, uint64_t checkpoint,
-                const std::vector<PieceRecord>& pieces, uint32_t keep_last);
+  // Streams `bytes` as one piece of gang attempt `attempt`; *out (optional) is the server's
+  // record of it. DATA_LOSS when the server's checksum of what it received is not that of
+  // what was sent.
+  Status WritePiece(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                    const PieceRecord& header, const void* data, size_t bytes, PieceRecord* out);
+  // Commits this server's part of a checkpoint (see CommitRequest); gives up after `timeout`.
+  Status Commit(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                const std::vector<PieceRecord>& pieces, uint32_t keep_last,
+                uint64_t recorded_checkpoint,
+                std::chrono::seconds timeout = std::chrono::seconds(30));
+  Status Fence(const std::string& job_id, uint32_t attempt);
   // Rows [row_begin, row_end) of `tensor` into `out` (resized to fit).
   Status ReadRows(const std::string& job_id, uint64_t checkpoint, const std::string& tensor,
                   uint64_t row_begin, uint64_t row_end, std::string* out);

@@ -25,7 +25,8 @@ grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext* context,
     return {grpc::StatusCode::INVALID_ARGUMENT, "header.kind: must be ROWS or BLOB"};
   }
   std::unique_ptr<CheckpointStore::PieceWriter> writer;
-  Status s = store_->StartPiece(header.job_id(), header.checkpoint(), RecordOf(header), &writer);
+  Status s = store_->StartPiece(header.job_id(), header.checkpoint(), header.attempt(),
+                                RecordOf(header), &writer);
   if (!s.ok()) return ToGrpc(s);
   do {
     if (message.data().size() > kMaxChunkBytes) {
@@ -63,8 +64,13 @@ grpc::Status ShardServiceImpl::Commit(grpc::ServerContext* context,
   }
   Manifest manifest;
   const auto start = std::chrono::steady_clock::now();
-  const Status s = store_->Commit(request->job_id(), request->checkpoint(), pieces,
-                                  request->keep_last(), &manifest);
+  Retention retention;
+  retention.keep_last = request->keep_last();
+  retention.recorded = request->recorded_checkpoint();
+  // A committer past its deadline, or gone, has given up on this commit: see Commit.
+  const Status s = store_->Commit(
+      request->job_id(), request->checkpoint(), request->attempt(), pieces, retention,
+      [context] { return context->IsCancelled(); }, &manifest);
   if (!s.ok()) return ToGrpc(s);
   metrics_->commit_seconds.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -143,6 +149,12 @@ grpc::Status ShardServiceImpl::DeleteCheckpoint(grpc::ServerContext* context,
                                                 v1::DeleteCheckpointResponse*) {
   if (auto auth = auth_.Check(*context, {Role::kCoordinator}); !auth.ok()) return auth;
   return ToGrpc(store_->Delete(request->job_id(), request->checkpoint()));
+}
+
+grpc::Status ShardServiceImpl::Fence(grpc::ServerContext* context, const v1::FenceRequest* request,
+                                     v1::FenceResponse*) {
+  if (auto auth = auth_.Check(*context, {Role::kCoordinator}); !auth.ok()) return auth;
+  return ToGrpc(store_->Fence(request->job_id(), request->attempt()));
 }
 
 }  // namespace mw

@@ -2,8 +2,8 @@
 // Requests are checked before anything touches the disk: names against the allowed
 // alphabet, row ranges against their sizes, stream messages against the size limit; a bad
 // request gets INVALID_ARGUMENT naming the field, and a stream cut short leaves no piece.
-// Callers are authorized by role: workers write pieces, the coordinator commits and deletes,
-// and anyone with a role may read (users export trained models).
+// Callers are authorized by role: workers write pieces, the coordinator commits, fences and
+// deletes, and anyone with a role may read (users export trained models).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +43,8 @@ class ShardServiceImpl final : public millionway::v1::ShardService::Service {
   grpc::Status DeleteCheckpoint(grpc::ServerContext* context,
                                 const millionway::v1::DeleteCheckpointRequest* request,
                                 millionway::v1::DeleteCheckpointResponse* response) override;
+  grpc::Status Fence(grpc::ServerContext* context, const millionway::v1::FenceRequest* request,
+                     millionway::v1::FenceResponse* response) override;
 
  private:
   CheckpointStore* store_;

@@ -98,6 +98,7 @@ TEST_F(Auth, EveryMethodOfEveryServiceAdmitsOnlyItsRoles) {
       {"/millionway.v1.ShardService/ReadBlob", {"user", "worker", "coordinator"}},
       {"/millionway.v1.ShardService/ListCheckpoints", {"user", "worker", "coordinator"}},
       {"/millionway.v1.ShardService/DeleteCheckpoint", {"coordinator"}},
+      {"/millionway.v1.ShardService/Fence", {"coordinator"}},
   };
   const std::map<std::string, std::string> address = {
       {"millionway.v1.JobService", cluster_->coordinator_address()},

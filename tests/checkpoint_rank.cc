@@ -83,7 +83,7 @@ int main() {
     double loss = 0;
     MW_CHECK_OK(trainer->TrainEpoch(0, trainer->steps_per_epoch() - 3, &loss));
     std::vector<mw::WrittenPiece> written;
-    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, true, &written));
+    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, 1, true, &written));
     std::ofstream pieces(dir + "/pieces." + std::to_string(rank));
     for (const auto& w : written) {
       millionway::v1::PieceInfo info;

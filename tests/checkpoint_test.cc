@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/process_group.h"
+#include "shard_server/checkpoint_coverage.h"
 #include "shard_server/piece_proto.h"
 #include "shard_server/shard_client.h"
 #include "tests/support/server_process.h"
@@ -59,9 +60,22 @@ TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
   // writes two pieces per row tensor (weights, momentum and, mid-epoch, the top-k table);
   // rank 0 adds the two blobs.
   EXPECT_EQ(per_server[0].size() + per_server[1].size() + per_server[2].size(), 3u * 4 + 2);
+  // Together the pieces hold every row and blob; without any one of them they do not.
+  std::vector<PieceRecord> all;
+  for (const auto& pieces : per_server) all.insert(all.end(), pieces.begin(), pieces.end());
+  ASSERT_TRUE(VerifyCoverage(all).ok()) << VerifyCoverage(all).ToString();
+  for (size_t left_out = 0; left_out < all.size(); ++left_out) {
+    std::vector<PieceRecord> short_one = all;
+    short_one.erase(short_one.begin() + static_cast<std::ptrdiff_t>(left_out));
+    EXPECT_EQ(VerifyCoverage(short_one).code(), Status::Code::kFailedPrecondition)
+        << all[left_out].tensor << " " << all[left_out].row_begin;
+    short_one.push_back(all[(left_out + 1) % all.size()]);  // another one twice instead
+    EXPECT_EQ(VerifyCoverage(short_one).code(), Status::Code::kFailedPrecondition)
+        << all[left_out].tensor << " " << all[left_out].row_begin;
+  }
   for (int s = 0; s < 3; ++s) {
     ShardClient client(servers[s].Channel());
-    ASSERT_TRUE(client.Commit("ckpt-test", 1, per_server[s], 2).ok());
+    ASSERT_TRUE(client.Commit("ckpt-test", 1, 1, per_server[s], 2, 0).ok());
   }
   auto load_env = env;
   load_env["MW_MODE"] = "load";

@@ -51,14 +51,14 @@ Status WriteCheckpoint(ShardClient& client, uint64_t c) {
   std::vector<PieceRecord> pieces(3);
   const std::string a = Rows(c, 0, 1700), b = Rows(c, 1700, kRows);
   MW_RETURN_IF_ERROR(
-      client.WritePiece("job", c, RowHeader(0, 1700), a.data(), a.size(), &pieces[0]));
+      client.WritePiece("job", c, 1, RowHeader(0, 1700), a.data(), a.size(), &pieces[0]));
   MW_RETURN_IF_ERROR(
-      client.WritePiece("job", c, RowHeader(1700, kRows), b.data(), b.size(), &pieces[1]));
+      client.WritePiece("job", c, 1, RowHeader(1700, kRows), b.data(), b.size(), &pieces[1]));
   PieceRecord blob;
   blob.tensor = "backbone";
   const std::string state = "state of " + std::to_string(c);
-  MW_RETURN_IF_ERROR(client.WritePiece("job", c, blob, state.data(), state.size(), &pieces[2]));
-  return client.Commit("job", c, pieces, 3);
+  MW_RETURN_IF_ERROR(client.WritePiece("job", c, 1, blob, state.data(), state.size(), &pieces[2]));
+  return client.Commit("job", c, 1, pieces, 3, c - 1);
 }
 
 class ShardServer : public ::testing::Test {
@@ -101,7 +101,7 @@ TEST_F(ShardServer, RoundTripHealthAndBadRequests) {
   EXPECT_EQ(client.ReadRows("../job", 1, "classifier.weight", 0, 5, &rows).code(),
             Status::Code::kInvalidArgument);
   PieceRecord bad = RowHeader(0, 10);
-  EXPECT_EQ(client.WritePiece("job", 3, bad, "short", 5, nullptr).code(),
+  EXPECT_EQ(client.WritePiece("job", 3, 1, bad, "short", 5, nullptr).code(),
             Status::Code::kInvalidArgument);  // 5 bytes are not 10 rows of 512
   {  // A stream with no header, and one with no messages at all.
     auto stub = v1::ShardService::NewStub(server.Channel());

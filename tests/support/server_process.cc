@@ -13,7 +13,8 @@
 
 namespace mw {
 
-Status ServerProcess::Start(const std::string& program, const std::vector<std::string>& args) {
+Status ServerProcess::Start(const std::string& program, const std::vector<std::string>& args,
+                            const std::map<std::string, std::string>& env) {
   static std::atomic<int> counter{0};
   const std::string stem =
       (std::filesystem::temp_directory_path() /
@@ -24,7 +25,7 @@ Status ServerProcess::Start(const std::string& program, const std::vector<std::s
   std::filesystem::remove(port_file_);
   std::vector<std::string> all = args;
   all.insert(all.end(), {"--listen", "127.0.0.1:0", "--port-file", port_file_});
-  MW_RETURN_IF_ERROR(ChildProcess::Start(program, all, {}, log_file_, &process_));
+  MW_RETURN_IF_ERROR(ChildProcess::Start(program, all, env, log_file_, &process_));
   for (int i = 0; i < 3000; ++i) {
     std::ifstream in(port_file_);
     if (in >> port_ && port_ > 0) return Status::Ok();

@@ -5,6 +5,7 @@
 
 #include <grpcpp/channel.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,7 +25,9 @@ class ServerProcess {
 
   // Starts `program` (a path) with `args` plus --listen 127.0.0.1:0 --port-file F and waits
   // until it serves (up to 30 s).
-  Status Start(const std::string& program, const std::vector<std::string>& args);
+  // `env` is added to the test's environment (MW_FAULT_POINTS, say).
+  Status Start(const std::string& program, const std::vector<std::string>& args,
+               const std::map<std::string, std::string>& env = {});
   void Kill();  // SIGKILL, reaped
   // SIGTERM; waits for exit; the exit code.
   int Terminate();

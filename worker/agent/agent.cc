@@ -79,6 +79,18 @@ Status CheckMemory(const JobSpec& spec, int64_t rows, uint32_t world_size) {
 
 }  // namespace
 
+Status Agent::OpenShards(const google::protobuf::RepeatedPtrField<std::string>& addresses,
+                         std::vector<std::unique_ptr<ShardClient>>* out) const {
+  for (const auto& address : addresses) {
+    ConnectionOptions shard = options_.connection;
+    shard.address = address;
+    std::shared_ptr<grpc::Channel> channel;
+    MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
+    out->push_back(std::make_unique<ShardClient>(channel));
+  }
+  return Status::Ok();
+}
+
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 Agent::~Agent() = default;
 
@@ -157,6 +169,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       const Status done = ExecuteGuarded(task, &report);
       report.set_ok(done.ok());
       report.set_error(done.ToString());
+      report.set_error_code(static_cast<int32_t>(ToGrpc(done).error_code()));
       report.set_seconds(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
       report.set_leaving(*stop);
@@ -252,18 +265,19 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     options_.metrics->Join(task.job_id(), static_cast<int>(task.rank()));
     MW_RETURN_IF_ERROR(
         Trainer::Create(job->spec.trainer, job->comm.get(), job->train.get(), &job->trainer));
-    for (const auto& address : task.shard_servers()) {
-      ConnectionOptions shard = options_.connection;
-      shard.address = address;
-      std::shared_ptr<grpc::Channel> channel;
-      MW_RETURN_IF_ERROR(OpenChannel(shard, &channel));
-      job->shard_clients.push_back(std::make_unique<ShardClient>(channel));
-      job->shards.push_back(job->shard_clients.back().get());
-    }
+    MW_RETURN_IF_ERROR(OpenShards(task.shard_servers(), &job->shard_clients));
+    for (const auto& client : job->shard_clients) job->shards.push_back(client.get());
     if (task.checkpoint() > 0) {
       const bool mid_epoch = task.first_step() > 0;
-      MW_RETURN_IF_ERROR(LoadCheckpoint(*job->trainer, job->train->size(), job->shards,
-                                        task.job_id(), task.checkpoint(), mid_epoch));
+      std::vector<std::unique_ptr<ShardClient>> written_to;
+      std::vector<ShardClient*> layout = job->shards;
+      if (task.checkpoint_shard_servers_size() > 0) {
+        MW_RETURN_IF_ERROR(OpenShards(task.checkpoint_shard_servers(), &written_to));
+        layout.clear();
+        for (const auto& client : written_to) layout.push_back(client.get());
+      }
+      MW_RETURN_IF_ERROR(LoadCheckpoint(*job->trainer, job->train->size(), layout, task.job_id(),
+                                        task.checkpoint(), mid_epoch));
       if (mid_epoch) {
         MW_RETURN_IF_ERROR(job->trainer->RouteNeighbors(static_cast<int64_t>(task.epoch())));
       }
@@ -310,9 +324,9 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     case v1::TASK_CHECKPOINT: {
       const auto start = std::chrono::steady_clock::now();
       std::vector<WrittenPiece> written;
-      MW_RETURN_IF_ERROR(SaveCheckpoint(*job.trainer, static_cast<int>(task.rank()),
-                                        job.train->size(), job.shards, task.job_id(),
-                                        task.checkpoint(), task.first_step() > 0, &written));
+      MW_RETURN_IF_ERROR(SaveCheckpoint(
+          *job.trainer, static_cast<int>(task.rank()), job.train->size(), job.shards, task.job_id(),
+          task.checkpoint(), task.attempt(), task.first_step() > 0, &written));
       double bytes = 0;
       for (const auto& w : written) {
         auto* piece = report->add_pieces();

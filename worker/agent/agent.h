@@ -11,6 +11,9 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <google/protobuf/repeated_ptr_field.h>
 
 #include "common/rpc/client_channel.h"
 #include "common/status.h"
@@ -23,6 +26,7 @@ class TaskReport;
 namespace mw {
 
 class WorkerMetrics;
+class ShardClient;
 
 struct AgentOptions {
   std::string coordinator = "127.0.0.1:7070";
@@ -57,6 +61,9 @@ class Agent {
   Status Execute(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
   // Execute, with any exception turned into a failed task.
   Status ExecuteGuarded(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
+  // A client per shard server address, in order, with this worker's TLS and token.
+  Status OpenShards(const google::protobuf::RepeatedPtrField<std::string>& addresses,
+                    std::vector<std::unique_ptr<ShardClient>>* out) const;
 
   AgentOptions options_;
   std::unique_ptr<Job> job_;

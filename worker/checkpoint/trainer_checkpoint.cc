@@ -5,20 +5,18 @@
 #include <algorithm>
 
 #include "common/row_partition.h"
+#include "shard_server/checkpoint_coverage.h"
 
 namespace mw {
 
 namespace {
 
-constexpr char kNeighbors[] = "classifier.neighbors";
-
 // The row tensors a checkpoint holds, by name: this rank's rows of each.
 std::vector<std::pair<std::string, at::Tensor>> RowTensors(const Trainer& trainer, bool mid_epoch) {
   std::vector<std::pair<std::string, at::Tensor>> tensors = {
-      {"classifier.weight", trainer.classifier_rows()},
-      {"classifier.momentum", trainer.classifier_momentum()}};
+      {kWeightTensor, trainer.classifier_rows()}, {kMomentumTensor, trainer.classifier_momentum()}};
   if (mid_epoch && trainer.neighbor_rows().defined()) {
-    tensors.emplace_back(kNeighbors, trainer.neighbor_rows());
+    tensors.emplace_back(kNeighborTensor, trainer.neighbor_rows());
   }
   return tensors;
 }
@@ -55,7 +53,8 @@ Status ReadRowTensor(const std::vector<ShardClient*>& servers, const RowPartitio
 
 Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
                       const std::vector<ShardClient*>& servers, const std::string& job_id,
-                      uint64_t checkpoint, bool mid_epoch, std::vector<WrittenPiece>* written) {
+                      uint64_t checkpoint, uint32_t attempt, bool mid_epoch,
+                      std::vector<WrittenPiece>* written) {
   if (servers.empty()) return Status::InvalidArgument("no shard servers to checkpoint to");
   written->clear();
   const RowPartition partition(num_rows, static_cast<int>(servers.size()));
@@ -76,7 +75,7 @@ Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
       header.total_rows = static_cast<uint64_t>(num_rows);
       WrittenPiece piece{s, {}};
       const char* data = static_cast<const char*>(rows.data_ptr()) + (first - begin) * row_bytes;
-      MW_RETURN_IF_ERROR(servers[s]->WritePiece(job_id, checkpoint, header, data,
+      MW_RETURN_IF_ERROR(servers[s]->WritePiece(job_id, checkpoint, attempt, header, data,
                                                 (last - first) * row_bytes, &piece.piece));
       written->push_back(std::move(piece));
     }
@@ -85,12 +84,13 @@ Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
     std::string model;
     MW_RETURN_IF_ERROR(trainer.SaveModel(&model));
     const std::string backbone = trainer.BackboneStateDict();
-    for (const auto& [name, bytes] : {std::pair<const char*, const std::string*>{"model", &model},
-                                      {"backbone.pt", &backbone}}) {
+    for (const auto& [name, bytes] :
+         {std::pair<const char*, const std::string*>{kModelBlob, &model},
+          {kBackboneBlob, &backbone}}) {
       PieceRecord header;
       header.tensor = name;
       WrittenPiece piece{0, {}};
-      MW_RETURN_IF_ERROR(servers[0]->WritePiece(job_id, checkpoint, header, bytes->data(),
+      MW_RETURN_IF_ERROR(servers[0]->WritePiece(job_id, checkpoint, attempt, header, bytes->data(),
                                                 bytes->size(), &piece.piece));
       written->push_back(std::move(piece));
     }
@@ -111,7 +111,7 @@ Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<Shar
     if (!rows.is_cpu()) rows.copy_(host);
   }
   std::string model;
-  MW_RETURN_IF_ERROR(servers[0]->ReadBlob(job_id, checkpoint, "model", &model));
+  MW_RETURN_IF_ERROR(servers[0]->ReadBlob(job_id, checkpoint, kModelBlob, &model));
   return trainer.LoadModel(model);
 }
 

@@ -27,13 +27,15 @@ struct WrittenPiece {
   PieceRecord piece;
 };
 
-// Writes this rank's pieces of checkpoint `checkpoint`; does not commit (the coordinator
-// commits once every rank's pieces are in).
+// Writes this rank's pieces of checkpoint `checkpoint`, as gang attempt `attempt`; does not
+// commit (the coordinator commits once every rank's pieces are in).
 Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
                       const std::vector<ShardClient*>& servers, const std::string& job_id,
-                      uint64_t checkpoint, bool mid_epoch, std::vector<WrittenPiece>* written);
+                      uint64_t checkpoint, uint32_t attempt, bool mid_epoch,
+                      std::vector<WrittenPiece>* written);
 
-// Loads this rank's rows and the model from a committed checkpoint.
+// Loads this rank's rows and the model from a committed checkpoint; `servers` are those it was
+// written to, in their order then (the rows' partition is theirs, whatever the servers now).
 Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,
                       const std::string& job_id, uint64_t checkpoint, bool mid_epoch);
 
