@@ -74,7 +74,13 @@ Status FaultPoint(const std::string& name) {
   if (action.empty()) return Status::Ok();
   Log(LogLevel::kWarning, "fault point " + name + ": " + action, {{"fault_point", name}});
   if (action == "crash") ::kill(::getpid(), SIGKILL);
-  if (action == "hang") ::kill(::getpid(), SIGSTOP);
+  if (action == "hang") {
+    // To the calling thread, so that it stops before it goes on (a signal to the process may
+    // be taken by another thread while this one runs on); resumed, it carries on like a node
+    // that thawed.
+    ::raise(SIGSTOP);
+    return Status::Ok();
+  }
   if (action == "throw") throw std::runtime_error("fault point " + name);
   while (action == "block") std::this_thread::sleep_for(std::chrono::hours(1));
   if (action.rfind("sleep", 0) == 0) {

@@ -6,11 +6,11 @@
 // Points are armed only through the environment variable MW_FAULT_POINTS, read once:
 //   MW_FAULT_POINTS="coordinator.commit.between_shards=crash,worker.task.TASK_TRAIN=throw:1"
 // Actions: crash (SIGKILL to itself: nothing flushed, like kill -9), hang (SIGSTOP to itself,
-// like a frozen node), block (the calling thread sleeps forever while the rest of the process
-// runs on, like a deadlock), sleepMS (the calling thread sleeps MS milliseconds, then goes on:
-// a slow disk), error (the point returns INTERNAL), throw (it throws std::runtime_error). ":N"
-// fires the point N times, then never again; without it, every time. An unarmed point costs a
-// lookup in an empty map.
+// like a frozen node; after SIGCONT the point returns OK and the work goes on), block (the calling
+// thread sleeps forever while the rest of the process runs on, like a deadlock), sleepMS (the
+// calling thread sleeps MS milliseconds, then goes on: a slow disk), error (the point returns
+// INTERNAL), throw (it throws std::runtime_error). ":N" fires the point N times, then never again;
+// without it, every time. An unarmed point costs a lookup in an empty map.
 #pragma once
 
 #include <string>

@@ -3,7 +3,7 @@
 //  - the coordinator killed before, between and after the shard servers' commits (before
 //    SQLite records the checkpoint), with a second job queued behind the first;
 //  - a shard server killed before and after it renames its manifest into place, and one that
-//    hangs (SIGSTOP) mid-commit while the coordinator keeps answering;
+//    hangs (SIGSTOP) mid-commit past the coordinator's commit deadline, then resumes;
 //  - an exception thrown inside each kind of worker task, and a task stuck on a live worker;
 //  - a Submit whose read-back from SQLite fails.
 // In every case the job completes, nothing queued is lost, and the faulted job's final
@@ -114,8 +114,12 @@ INSTANTIATE_TEST_SUITE_P(CommitWindow, ShardServerKilled,
                                            "shard.commit.after_manifest"),
                          LastComponent);
 
+// Held stopped past the coordinator's commit deadline, then resumed: the commit it was inside
+// must not land after the coordinator gave up on it (it is refused, or discarded), and the
+// job's next gang writes that checkpoint number afresh.
 TEST_F(FaultInjection, AHungShardServerBlocksNeitherTheApiNorTheJob) {
   options_.fault_points["shard-server-0"] = "shard.commit.before_manifest=hang:1";
+  options_.commit_timeout_s = 2;
   ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
   const std::string id = Submit(kSeededSpec);
   // Wait until the server has stopped itself inside the commit.
@@ -123,7 +127,6 @@ TEST_F(FaultInjection, AHungShardServerBlocksNeitherTheApiNorTheJob) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_NE(Log("shard-server-0").find("fault point"), std::string::npos);
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   // The coordinator's commit call is blocked on the frozen server; its API is not.
   auto client = Client();
   v1::Job job;
@@ -132,6 +135,12 @@ TEST_F(FaultInjection, AHungShardServerBlocksNeitherTheApiNorTheJob) {
   v1::ListJobsResponse page;
   ASSERT_TRUE(client->List(v1::JOB_STATE_UNSPECIFIED, 10, "", &page).ok());
   EXPECT_EQ(page.jobs_size(), 1);
+  // Past the deadline the coordinator gives up on the commit.
+  const v1::Job gave_up = WaitFor(id, [](const v1::Job& j) {
+    return j.failure().find("checkpoint commit failed") != std::string::npos;
+  });
+  EXPECT_NE(gave_up.failure().find("Deadline"), std::string::npos)
+      << gave_up.failure() << Log("shard-server-0") << Log("coordinator");
   cluster_->shard_server(0).Signal(SIGCONT);
   ExpectEqualToAnUninterruptedRun(id);
 }
