@@ -65,6 +65,8 @@ Status LocalCluster::StartWorker(int i) {
                                    std::to_string(options_.threads_per_worker),
                                    "--collective-timeout-s",
                                    std::to_string(options_.collective_timeout_s),
+                                   "--teardown-timeout-s",
+                                   std::to_string(options_.collective_timeout_s),
                                    "--token-file",
                                    auth_dir() + "/worker.token"};
   if (!options_.tls_ca.empty()) {

@@ -28,7 +28,7 @@ struct LocalClusterOptions {
   int max_failures = 3;       // the coordinator's --max-failures
   int task_timeout_s = 3600;  // and --task-timeout-s
   int commit_timeout_s = 30;  // and --commit-timeout-s
-  int collective_timeout_s = 60;
+  int collective_timeout_s = 60;  // the workers' --collective-timeout-s and --teardown-timeout-s
   std::string token_file;  // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate
   // (it must allow serverAuth and clientAuth) and trusting only peers signed by tls_ca.

@@ -7,7 +7,8 @@
 //  - a shard commit that completes after the coordinator gave up on it;
 //  - reported pieces that do not cover the checkpoint;
 //  - a checkpoint read back after the shard servers were scaled;
-//  - store writes that fail when a gang stops and when a job completes;
+//  - store writes that fail when a gang stops, when a job completes, and when a checkpoint is
+//    recorded;
 //  - a job awaiting reconciliation at the head of the queue;
 //  - a checkpoint number a server already holds (ALREADY_EXISTS): not the gang's failure.
 #include <grpcpp/support/status_code_enum.h>
@@ -360,6 +361,28 @@ TEST_F(CommitProtocol, MemoryAndStoreStayInStepWhenStoreWritesFail) {
   }
   EXPECT_EQ(stored, JobState::kCompleted);
   EXPECT_EQ(Stored(id).last_checkpoint, 2u);
+}
+
+// Every shard server committed checkpoint 1, but SQLite did not take the record: the job does
+// not have checkpoint 1 (memory says so too), its copies are discarded, and it restarts
+// from the prior.
+TEST_F(CommitProtocol, ACheckpointWhoseRecordFailsIsDiscarded) {
+  StartServers(2);
+  Open(2);
+  ArmFaultPoints("coordinator.checkpoint.record=error:1");
+  const std::string a = Register("a");
+  const std::string id = Submit();
+  const v1::Task first = RunToCheckpoint(a);
+  Report(a, first, true, WriteState(first));
+  const JobRecord job = Get(id);
+  EXPECT_EQ(job.last_checkpoint, 0u);
+  EXPECT_EQ(job.epoch, 0u);
+  EXPECT_NE(job.failure.find("cannot record checkpoint 1"), std::string::npos) << job.failure;
+  const v1::Task restart = StopAndNext(a);
+  ASSERT_EQ(restart.kind(), v1::TASK_START);
+  EXPECT_EQ(restart.checkpoint(), 0u);
+  for (size_t s = 0; s < 2; ++s) EXPECT_TRUE(Listed(s, id).empty()) << "server " << s;
+  EXPECT_EQ(Stored(id).last_checkpoint, 0u);
 }
 
 // Job X's commit fails and cannot be reconciled (a shard server is down); job Y, queued behind

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "tests/support/cluster_test.h"
+#include "worker/agent/agent.h"
 
 namespace mw {
 namespace {
@@ -173,6 +174,25 @@ TEST_F(FaultInjection, ATaskStuckOnALiveWorkerIsStoppedAtItsDeadline) {
     ASSERT_TRUE(cluster_->RestartWorker(w).ok());
   }
   ExpectEqualToAnUninterruptedRun(id);
+}
+
+// A worker whose gang teardown never finishes (a transport stuck after its peer died) exits
+// with code 3 once the teardown deadline passes, rather than heartbeating on while it can
+// never join a gang again; restarted, it serves the next job.
+TEST_F(FaultInjection, AWorkerStuckLeavingItsGangExitsToBeRestarted) {
+  options_.fault_points["worker-0"] = "worker.teardown=block:1";
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::string id = Submit(kSeededSpec);
+  WaitFor(id, [](const v1::Job& j) { return j.phase() == v1::PHASE_TRAIN || Finished(j); });
+  v1::Job cancelled;
+  ASSERT_TRUE(Client()->Cancel(id, &cancelled).ok());
+  ASSERT_TRUE(cluster_->worker(0).Wait(std::chrono::seconds(60)));
+  EXPECT_EQ(cluster_->worker(0).exit_code(), kTeardownTimeoutExit);
+  EXPECT_NE(Log("worker-0").find("leaving the gang did not finish"), std::string::npos);
+  ASSERT_TRUE(cluster_->RestartWorker(0).ok());
+  const std::string next = Submit(kSeededSpec);
+  const v1::Job done = WaitFor(next, Finished);
+  EXPECT_EQ(done.state(), v1::COMPLETED) << done.failure();
 }
 
 TEST_F(FaultInjection, AJobTooLargeForItsWorkersEndsFailedSayingWhy) {

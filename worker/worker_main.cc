@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   char host[256] = "worker";
   ::gethostname(host, sizeof(host) - 1);
   options.name = host;
-  int timeout_s = 60, drain_timeout_s = 25;
+  int timeout_s = 60, drain_timeout_s = 25, teardown_timeout_s = 60;
   mw::ObservabilityOptions observability;
   CLI::App app{"millionway worker"};
   mw::AddObservabilityFlags(app, &observability);
@@ -49,6 +49,11 @@ int main(int argc, char** argv) {
   app.add_option("--drain-timeout-s", drain_timeout_s,
                  "after SIGTERM, how long to wait for the gang's last checkpoint")
       ->envname("MW_DRAIN_TIMEOUT_S");
+  app.add_option("--teardown-timeout-s", teardown_timeout_s,
+                 "leaving a gang that takes longer than this exits the worker (code 3) to be "
+                 "restarted")
+      ->envname("MW_TEARDOWN_TIMEOUT_S")
+      ->check(CLI::Range(1, 24 * 3600));
   CLI11_PARSE(app, argc, argv);
   if (const mw::Status s = mw::LoadToken(client_flags, &options.connection); !s.ok()) {
     std::fprintf(stderr, "worker: %s\n", s.ToString().c_str());
@@ -56,6 +61,7 @@ int main(int argc, char** argv) {
   }
   options.collective_timeout = std::chrono::seconds(timeout_s);
   options.drain_timeout = std::chrono::seconds(drain_timeout_s);
+  options.teardown_timeout = std::chrono::seconds(teardown_timeout_s);
   std::unique_ptr<mw::MetricsServer> metrics;
   const mw::Status started = mw::StartObservability("worker", observability, &metrics);
   if (!started.ok()) {

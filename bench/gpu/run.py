@@ -8,6 +8,9 @@
 3. ResNet-50 training step, bf16, channels-last, batch 256, against PyTorch eager.
 4. The whole worker step at the ImageNet-21K share of one of 8 GPUs, and what it implies
    for 64 GPUs.
+5. The gang under faults (bench/gpu/gang_faults): a peer killed mid-collective (how long the
+   survivor's collective takes to fail, how long its teardown takes; needs 2 devices), and a
+   collective reading a buffer written on a side stream (must wait for it; CUDA only).
 """
 import argparse
 import json
@@ -57,6 +60,34 @@ def correctness(build, device, precision):
         sys.stderr.write(done.stdout + done.stderr)
     return {"passed": done.returncode == 0, "cases": len(worst),
             "worst": max(worst) if worst else None}
+
+
+def dead_peer(faults, device):
+    """Two ranks; rank 1 kills itself mid-loop; rank 0's figures, or why there are none."""
+    if device.startswith("cuda"):
+        import torch
+        if torch.cuda.device_count() < 2:
+            return "skipped: NCCL needs a device per rank, this machine has %d" % torch.cuda.device_count()
+    port = str(free_port())
+    ranks = [subprocess.Popen([faults, "dead_peer", "--device", device, "--timeout-s", "20"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=dict(os.environ, MW_RANK=str(r), MW_WORLD_SIZE="2",
+                                       MW_STORE_PORT=port))
+             for r in (0, 1)]
+    try:
+        out, err = ranks[0].communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        for r in ranks:
+            r.kill()
+        return "FAIL: rank 0 still blocked after 90 s (collective or teardown hung)"
+    ranks[1].wait()
+    lines = [l for l in out.splitlines() if l.startswith("{")]
+    if ranks[0].returncode != 0 or not lines:
+        return "FAIL: exit %d: %s" % (ranks[0].returncode, (err.strip().splitlines() or ["?"])[-1])
+    r = json.loads(lines[-1])
+    return ("%s after %d collectives: the next failed in %.2f s (timeout %d s) with %s; "
+            "teardown %.2f s" % (r["device"], r["collectives"], r["error_after_s"], r["timeout_s"],
+                                 r["error"], r["teardown_s"]))
 
 
 def gib(v):
@@ -143,6 +174,20 @@ def main():
                    "(14.2M images) at %.0f images/s per GPU takes at most %.1f min of compute "
                    "(each GPU then holds 1/8 of the rows measured here; collectives not included)."
                    % (per_gpu, 14.2e6 / (64 * per_gpu) / 60))
+
+    out.append("\n### 5. The gang under faults\n")
+    faults = os.path.join(a.build, "bench", "gpu", "gang_faults")
+    out.append("| check | result |")
+    out.append("|---|---|")
+    killed = dead_peer(faults, a.device)
+    failed |= killed.startswith("FAIL")
+    out.append("| peer killed mid-collective | %s |" % killed)
+    if a.device.startswith("cuda"):
+        env = dict(os.environ, MW_RANK="0", MW_WORLD_SIZE="1", MW_STORE_PORT=str(free_port()))
+        r = run_json([faults, "stream_order"] + dev, env=env)
+        failed |= "error" in r
+        out.append("| collective after a side-stream write | %s |" % (
+            r.get("error") or "%d of %d trials read stale bytes" % (r["wrong"], r["trials"])))
 
     table = "\n".join(out)
     print(table)

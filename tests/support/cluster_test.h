@@ -8,7 +8,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 #include <filesystem>
+#include <fstream>
+#include <iostream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -40,7 +43,22 @@ class ClusterTest : public ::testing::Test {
   }
   void TearDown() override {
     if (cluster_) cluster_->Stop();
+    if (HasFailure()) PrintLogTails();
     std::filesystem::remove_all(options_.dir);
+  }
+  // What each process logged last, for a failure seen only in CI.
+  void PrintLogTails() {
+    for (const auto& entry : std::filesystem::directory_iterator(options_.dir)) {
+      if (entry.path().extension() != ".log") continue;
+      std::ifstream in(entry.path());
+      std::deque<std::string> tail;
+      for (std::string line; std::getline(in, line);) {
+        tail.push_back(line);
+        if (tail.size() > 40) tail.pop_front();
+      }
+      std::cerr << "--- last lines of " << entry.path().filename().string() << "\n";
+      for (const auto& line : tail) std::cerr << line << "\n";
+    }
   }
   // Polls Get (a watch stream would break with the coordinator) every `poll`, for up to 5
   // minutes, until `done` holds.

@@ -5,6 +5,9 @@
 #include <grpcpp/client_context.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "common/fault_points.h"
@@ -61,20 +64,25 @@ Status SplitHostPort(const std::string& address, std::string* host, int* port) {
 // A job whose classifier share cannot fit is refused before anything is allocated, with the
 // arithmetic in the message: the task fails, the job ends FAILED saying why, and the worker
 // lives on (rather than being killed by the kernel or the kubelet mid-job). Every rank
-// computes the same figure, so the whole gang refuses at once.
-Status CheckMemory(const JobSpec& spec, int64_t rows, uint32_t world_size) {
+// computes the same figure, so the whole gang refuses at once. A GPU job is sized against
+// the device's free memory, a CPU job against the host's.
+Status CheckMemory(const JobSpec& spec, int64_t rows, uint32_t world_size,
+                   const DeviceSpec& device) {
   ClassifierConfig classifier = spec.trainer.classifier;
   classifier.num_classes = rows;
   const int64_t global_batch = 2 * spec.trainer.local_batch * static_cast<int64_t>(world_size);
   const ClassifierMemory need =
       EstimateClassifierMemory(classifier, static_cast<int>(world_size), global_batch);
-  const int64_t usable = UsableMemoryBytes();
+  const std::optional<int64_t> device_free = DeviceFreeBytes(device);
+  const int64_t usable = device_free ? *device_free : UsableMemoryBytes();
   if (need.total() <= usable / 10 * 9) return Status::Ok();
   return Status::ResourceExhausted(
       "the job's classifier share needs " + need.ToString() +
       " per rank (N = " + std::to_string(rows) + ", d = " + std::to_string(classifier.dim) +
       ", W = " + std::to_string(world_size) + "); this worker may use " +
-      std::to_string(usable >> 20) + " MiB: use more workers or a smaller dim");
+      std::to_string(usable >> 20) + " MiB" +
+      (device_free ? " free on " + device.ToString() : std::string()) +
+      ": use more workers or a smaller dim");
 }
 
 }  // namespace
@@ -91,6 +99,32 @@ Status Agent::OpenShards(const google::protobuf::RepeatedPtrField<std::string>& 
   return Status::Ok();
 }
 
+void Agent::DropJob() {
+  if (!job_) return;
+  // On its own thread, under a deadline: a transport whose peer died can block in its
+  // teardown (NCCL's destroy, a socket never closed), and a worker stuck there would stay out
+  // of every gang for good while heartbeating as alive. Past the deadline the process exits
+  // and Kubernetes restarts it: a clean worker sooner than a wedged one never.
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread teardown([job = std::move(job_), done]() mutable {
+    const Status ignored = FaultPoint("worker.teardown");  // only its block action matters
+    (void)ignored;
+    job.reset();
+    done->set_value();
+  });
+  if (finished.wait_for(options_.teardown_timeout) == std::future_status::ready) {
+    teardown.join();
+    return;
+  }
+  Log(LogLevel::kError,
+      "leaving the gang did not finish within " +
+          std::to_string(options_.teardown_timeout.count()) + " ms; exiting to be restarted",
+      {{"worker", options_.name}});
+  std::fflush(nullptr);
+  std::_Exit(kTeardownTimeoutExit);
+}
+
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 Agent::~Agent() = default;
 
@@ -103,7 +137,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
   auto stub = v1::WorkerService::NewStub(channel);
   while (!*stop) {
     // Register (again), and drop whatever job this worker held: its gang is gone.
-    job_.reset();
+    DropJob();
     std::string worker_id;
     std::chrono::milliseconds heartbeat{500};
     {
@@ -181,7 +215,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
            {"task_id", task.task_id()},
            {"epoch", std::to_string(task.epoch())},
            {"seconds", std::to_string(report.seconds())}});
-      if (!done.ok()) job_.reset();
+      if (!done.ok()) DropJob();
       in_gang = job_ != nullptr;
       // A report that cannot be delivered leaves the coordinator waiting on this worker:
       // after a few tries the worker drops the job and its stream and registers again, which
@@ -201,7 +235,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       if (!reported.ok()) {
         Log(LogLevel::kError, "report not delivered: " + reported.error_message(),
             {{"worker", options_.name}, {"task_id", task.task_id()}});
-        job_.reset();
+        DropJob();
         break;
       }
       if (*stop && !job_) break;
@@ -231,11 +265,11 @@ Status Agent::ExecuteGuarded(const v1::Task& task, v1::TaskReport* report) {
 
 Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
   if (task.kind() == v1::TASK_STOP) {
-    job_.reset();
+    DropJob();
     return Status::Ok();
   }
   if (task.kind() == v1::TASK_START) {
-    job_.reset();  // a new gang: the old communicator and its store go first
+    DropJob();  // a new gang: the old communicator and its store go first
     auto job = std::make_unique<Job>(options_.metrics);
     job->id = task.job_id();
     job->attempt = task.attempt();
@@ -243,7 +277,6 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     job->spec.ResolveLearningRates(static_cast<int>(task.world_size()));
     MW_RETURN_IF_ERROR(
         OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
-    MW_RETURN_IF_ERROR(CheckMemory(job->spec, job->train->size(), task.world_size()));
     GangOptions gang;
     gang.rank = static_cast<int>(task.rank());
     gang.world_size = static_cast<int>(task.world_size());
@@ -256,6 +289,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     DeviceSpec& device = job->spec.trainer.classifier.device;
     device = BindGpu(device, options_.gpu);
     MW_RETURN_IF_ERROR(CheckDeviceAvailable(device));
+    MW_RETURN_IF_ERROR(CheckMemory(job->spec, job->train->size(), task.world_size(), device));
     options_.metrics->SetDevice(device.ToString());
     std::unique_ptr<Communicator> transport;
     MW_RETURN_IF_ERROR(ConnectGang(gang, device, &transport));

@@ -43,8 +43,14 @@ struct AgentOptions {
   // After SIGTERM, how long a worker in a gang waits for its gang's checkpoint and STOP
   // before it leaves anyway (inside Kubernetes' termination grace period).
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(25)};
+  // Leaving a gang (its communicator, trainer and data dropped) that takes longer than this
+  // exits the process with kTeardownTimeoutExit.
+  std::chrono::milliseconds teardown_timeout{std::chrono::seconds(60)};
   WorkerMetrics* metrics = nullptr;  // required
 };
+
+// The exit code of a worker whose gang teardown did not finish in time.
+inline constexpr int kTeardownTimeoutExit = 3;
 
 class Agent {
  public:
@@ -61,6 +67,8 @@ class Agent {
   Status Execute(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
   // Execute, with any exception turned into a failed task.
   Status ExecuteGuarded(const millionway::v1::Task& task, millionway::v1::TaskReport* report);
+  // Drops job_ within options_.teardown_timeout, or exits the process.
+  void DropJob();
   // A client per shard server address, in order, with this worker's TLS and token.
   Status OpenShards(const google::protobuf::RepeatedPtrField<std::string>& addresses,
                     std::vector<std::unique_ptr<ShardClient>>* out) const;

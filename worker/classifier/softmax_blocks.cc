@@ -8,6 +8,7 @@
 #include "worker/classifier/softmax_rows.h"
 #ifdef MW_TORCH_CUDA
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
 
 #include "worker/classifier/softmax_rows_cuda.h"
 #endif
@@ -45,7 +46,11 @@ cuda::BlockType DeviceBlockType(const at::Tensor& block) {
   return block.scalar_type() == at::kFloat ? cuda::BlockType::kFloat32 : cuda::BlockType::kBfloat16;
 }
 
-void* CurrentStream() { return at::cuda::getCurrentCUDAStream().stream(); }
+// The block's device's current stream; launches go to the block's device whatever device is
+// current on this thread (the guard in each caller).
+void* CurrentStream(const at::Tensor& block) {
+  return at::cuda::getCurrentCUDAStream(block.device().index()).stream();
+}
 
 void Check(const Status& status) { TORCH_CHECK(status.ok(), status.message()); }
 #endif
@@ -57,10 +62,11 @@ void OnlineSoftmaxBlock(at::Tensor& block, double inv_tau, at::Tensor& row_max, 
   const int64_t rows = block.size(0), cols = block.size(1);
 #ifdef MW_TORCH_CUDA
   if (block.is_cuda()) {
+    const c10::cuda::CUDAGuard guard(block.device());
     Check(cuda::OnlineSoftmaxRows(DeviceBlockType(block), block.data_ptr(), rows, cols, cols,
                                   static_cast<float>(inv_tau), row_max.data_ptr<float>(),
                                   row_sum.data_ptr<float>(), rescale.data_ptr<float>(),
-                                  CurrentStream()));
+                                  CurrentStream(block)));
     return;
   }
 #endif
@@ -80,9 +86,10 @@ void ExpShiftedBlock(at::Tensor& block, double inv_tau, const at::Tensor& shift)
   const int64_t rows = block.size(0), cols = block.size(1);
 #ifdef MW_TORCH_CUDA
   if (block.is_cuda()) {
+    const c10::cuda::CUDAGuard guard(block.device());
     Check(cuda::ExpShiftedRows(DeviceBlockType(block), block.data_ptr(), rows, cols, cols,
                                static_cast<float>(inv_tau), shift.data_ptr<float>(),
-                               CurrentStream()));
+                               CurrentStream(block)));
     return;
   }
 #endif

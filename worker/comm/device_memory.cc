@@ -2,6 +2,8 @@
 
 #ifdef MW_TORCH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace mw {
@@ -39,6 +41,19 @@ void ResetPeakDeviceMemory(const DeviceSpec& device) {
   if (device.cuda) c10::cuda::CUDACachingAllocator::resetPeakStats(Ordinal(device));
 #else
   (void)device;
+#endif
+}
+
+std::optional<int64_t> DeviceFreeBytes(const DeviceSpec& device) {
+  if (!device.cuda) return std::nullopt;
+#ifdef MW_TORCH_CUDA
+  const c10::cuda::CUDAGuard guard(Ordinal(device));
+  size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) != cudaSuccess) return std::nullopt;
+  const DeviceMemory held = *ReadDeviceMemory(device);
+  return static_cast<int64_t>(free) + (held.reserved - held.allocated);
+#else
+  return std::nullopt;
 #endif
 }
 

@@ -20,4 +20,8 @@ struct DeviceMemory {
 std::optional<DeviceMemory> ReadDeviceMemory(const DeviceSpec& device);
 void ResetPeakDeviceMemory(const DeviceSpec& device);
 
+// Bytes a job could still allocate on the device: what the driver has free plus what the
+// caching allocator holds unused. Empty for the CPU and where LibTorch has no CUDA.
+std::optional<int64_t> DeviceFreeBytes(const DeviceSpec& device);
+
 }  // namespace mw

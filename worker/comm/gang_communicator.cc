@@ -4,6 +4,9 @@
 #ifdef MW_WITH_NCCL
 #include "worker/comm/nccl_communicator.h"
 #endif
+#ifdef MW_TORCH_CUDA
+#include <c10/cuda/CUDAStream.h>
+#endif
 
 namespace mw {
 
@@ -26,6 +29,12 @@ Status ConnectGang(const GangOptions& options, const DeviceSpec& device,
   nccl.world_size = options.world_size;
   nccl.device = device.index < 0 ? 0 : device.index;
   nccl.timeout = options.timeout;
+#ifdef MW_TORCH_CUDA
+  // Collectives read what LibTorch's kernels wrote on whatever stream is current.
+  nccl.producer_stream = [] {
+    return static_cast<void*>(c10::cuda::getCurrentCUDAStream().stream());
+  };
+#endif
   MW_RETURN_IF_ERROR(rendezvous->ShareFromRankZero(kNcclUniqueIdKey, NcclCommunicator::NewUniqueId,
                                                    &nccl.unique_id));
   // Initialisation is collective: once it returns, every rank has read the id, so rank 0's

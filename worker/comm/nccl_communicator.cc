@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <thread>
@@ -44,51 +45,69 @@ struct NcclCommunicator::Impl {
   ncclComm_t comm = nullptr;
   cudaStream_t stream = nullptr;
   cudaEvent_t start = nullptr, stop = nullptr;  // around each collective, for its device time
+  cudaEvent_t ready = nullptr;                  // the producer stream's work, waited on
   double last_seconds = 0;
   void* barrier_word = nullptr;  // one float on the device, all-reduced by Barrier()
   bool aborted = false;
 
   ~Impl() {
-    if (comm != nullptr) aborted ? ncclCommAbort(comm) : ncclCommDestroy(comm);
+    Abort();
     if (barrier_word != nullptr) cudaFree(barrier_word);
-    if (start != nullptr) cudaEventDestroy(start);
-    if (stop != nullptr) cudaEventDestroy(stop);
+    for (cudaEvent_t event : {start, stop, ready}) {
+      if (event != nullptr) cudaEventDestroy(event);
+    }
     if (stream != nullptr) cudaStreamDestroy(stream);
   }
 
+  // Frees the communicator without waiting for the peers, and unblocks their kernels.
+  void Abort() {
+    if (comm != nullptr) ncclCommAbort(comm);
+    comm = nullptr;
+    aborted = true;
+  }
+
   // Polls until the communicator is ready (after init) or the stream has drained (after a
-  // collective), checking NCCL's asynchronous error; past the deadline the communicator is
-  // aborted, which also unblocks the peers' kernels.
+  // collective), checking NCCL's asynchronous error; an error or the deadline aborts the
+  // communicator there and then. The poll backs off to sleeps of up to 200 us, so a rank
+  // waiting on a long collective does not hold a core.
   Status Await(const char* op, bool wait_stream) {
     const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+    auto pause = std::chrono::microseconds(1);
     for (;;) {
       ncclResult_t async_error = ncclSuccess;
       ncclCommGetAsyncError(comm, &async_error);
       if (async_error != ncclSuccess && async_error != ncclInProgress) {
-        aborted = true;
+        Abort();
         return FromNccl(op, async_error);
       }
       bool done = async_error == ncclSuccess;
       if (done && wait_stream) {
-        const cudaError_t q = cudaStreamQuery(stream);
+        const cudaError_t q = cudaEventQuery(stop);
         if (q != cudaSuccess && q != cudaErrorNotReady) return FromCuda(op, q);
         done = q == cudaSuccess;
       }
       if (done) return Status::Ok();
       if (std::chrono::steady_clock::now() > deadline) {
-        aborted = true;
+        Abort();
         return Status::DeadlineExceeded(std::string(op) + ": no completion within " +
-                                        std::to_string(options.timeout.count()) + " ms");
+                                        std::to_string(options.timeout.count()) +
+                                        " ms; communicator aborted");
       }
-      std::this_thread::yield();
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(200));
     }
   }
 
-  // Enqueues a collective between two events and waits for it. The events sit on the
-  // collective's stream, which waits for the work already queued on the device's default
-  // stream, so their interval is the collective alone, not the compute it waited for.
+  // Enqueues a collective between two events and waits for it. The collective's stream first
+  // waits for the producer stream's work (so no buffer is read before the kernel writing it
+  // has run); the events sit on the collective's stream, so their interval is the collective
+  // alone, not the compute it waited for.
   Status Launch(const char* op, const std::function<ncclResult_t()>& enqueue) {
     if (aborted) return Status::FailedPrecondition(std::string(op) + ": communicator aborted");
+    auto producer = static_cast<cudaStream_t>(
+        options.producer_stream ? options.producer_stream() : nullptr);
+    MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(ready, producer)));
+    MW_RETURN_IF_ERROR(FromCuda("cudaStreamWaitEvent", cudaStreamWaitEvent(stream, ready, 0)));
     MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(start, stream)));
     MW_RETURN_IF_ERROR(FromNccl(op, enqueue()));
     MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(stop, stream)));
@@ -132,11 +151,13 @@ Status NcclCommunicator::Create(const NcclOptions& options, std::unique_ptr<Comm
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   MW_RETURN_IF_ERROR(FromCuda("cudaSetDevice", cudaSetDevice(options.device)));
-  // A blocking stream: it waits for LibTorch's work on the legacy default stream, so a
-  // collective never reads a buffer whose producing kernel has not finished.
+  // A blocking stream (it also waits for the legacy default stream); each collective also
+  // waits for the producer stream (Launch).
   MW_RETURN_IF_ERROR(FromCuda("cudaStreamCreate", cudaStreamCreate(&impl->stream)));
   MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->start)));
   MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->stop)));
+  MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreateWithFlags(
+                                                     &impl->ready, cudaEventDisableTiming)));
   MW_RETURN_IF_ERROR(FromCuda("cudaMalloc", cudaMalloc(&impl->barrier_word, sizeof(float))));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;

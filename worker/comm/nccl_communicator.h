@@ -2,11 +2,15 @@
 //
 // The communicator is created non-blocking and every collective is waited on with a
 // deadline while NCCL's asynchronous error is polled, so a dead peer or a stuck network
-// aborts the communicator and returns a Status instead of hanging the process forever.
+// aborts the communicator (ncclCommAbort, at once) and returns a Status instead of hanging
+// the process forever. Teardown always aborts: ncclCommDestroy waits for the peers, and a
+// peer that died never comes. Each collective first waits for the work queued on the
+// producer stream (an event recorded there), whatever stream that is.
 // Compiled only where CUDA and NCCL are found (MW_WITH_NCCL); run only with a GPU.
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +26,9 @@ struct NcclOptions {
   // handed to every rank through the gang's rendezvous store (gang_communicator.h).
   std::string unique_id;
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  // The stream whose work a collective's buffers come from (a cudaStream_t; null: the legacy
+  // default stream). Asked at every collective, since the caller may switch streams.
+  std::function<void*()> producer_stream;
 };
 
 class NcclCommunicator final : public Communicator {
