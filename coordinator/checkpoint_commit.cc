@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/fault_points.h"
+#include "common/row_partition.h"
 #include "shard_server/checkpoint_coverage.h"
 #include "shard_server/piece_proto.h"
 
@@ -40,6 +41,30 @@ ShardClient* CheckpointCommit::Client(const std::string& address) {
   return client.get();
 }
 
+// Each piece on the server a load will ask: rows on the server whose partition range holds
+// them, blobs on server 0 (trainer_checkpoint.h).
+Status CheckpointCommit::VerifyPlacement(const std::vector<std::vector<PieceRecord>>& per_server) {
+  const int servers = static_cast<int>(per_server.size());
+  for (int s = 0; s < servers; ++s) {
+    for (const PieceRecord& p : per_server[static_cast<size_t>(s)]) {
+      if (!p.rows) {
+        if (s == 0) continue;
+        return Status::FailedPrecondition("blob " + p.tensor + " written to server " +
+                                          std::to_string(s) + ", not server 0");
+      }
+      const RowPartition partition(static_cast<int64_t>(p.total_rows), servers);
+      if (static_cast<int64_t>(p.row_begin) < partition.begin(s) ||
+          static_cast<int64_t>(p.row_end) > partition.end(s)) {
+        return Status::FailedPrecondition(
+            p.tensor + " rows [" + std::to_string(p.row_begin) + ", " + std::to_string(p.row_end) +
+            ") written to server " + std::to_string(s) + ", which holds [" +
+            std::to_string(partition.begin(s)) + ", " + std::to_string(partition.end(s)) + ")");
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckpointCommit::Commit(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
                                 uint64_t recorded,
                                 const std::map<uint32_t, millionway::v1::TaskReport>& reports,
@@ -61,6 +86,8 @@ Status CheckpointCommit::Commit(const std::string& job_id, uint64_t checkpoint, 
     }
   }
   MW_RETURN_IF_ERROR(VerifyCoverage(all).Annotate("checkpoint " + std::to_string(checkpoint)));
+  MW_RETURN_IF_ERROR(
+      VerifyPlacement(per_server).Annotate("checkpoint " + std::to_string(checkpoint)));
   MW_RETURN_IF_ERROR(FaultPoint("coordinator.commit.before_shards"));
   for (size_t s = 0; s < addresses_.size(); ++s) {
     if (s > 0) MW_RETURN_IF_ERROR(FaultPoint("coordinator.commit.between_shards"));

@@ -68,6 +68,7 @@ class CheckpointCommit {
 
  private:
   ShardClient* Client(const std::string& address);
+  static Status VerifyPlacement(const std::vector<std::vector<PieceRecord>>& per_server);
 
   std::vector<std::string> addresses_;
   ConnectionOptions connection_;

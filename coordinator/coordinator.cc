@@ -103,6 +103,8 @@ Status Coordinator::StoredLocked(const std::string& id, JobRecord* out) {
 }
 
 void Coordinator::RetryWritesLocked() {
+  if (unwritten_.empty() || std::chrono::steady_clock::now() < next_write_retry_) return;
+  next_write_retry_ = std::chrono::steady_clock::now() + std::chrono::seconds(1);
   for (auto it = unwritten_.begin(); it != unwritten_.end();) {
     JobRecord job = it->second;
     if (!store_->Update(&job).ok()) {
@@ -343,6 +345,7 @@ double Coordinator::EtaSeconds(const JobRecord& job) {
 }
 
 void Coordinator::FinishedLocked(const JobRecord& job) {
+  conflicts_.erase(job.id);
   const char* state = StateName(job.state);
   metrics_->JobFinished(state);
   Log(job.state == JobState::kFailed ? LogLevel::kError : LogLevel::kInfo,

@@ -128,8 +128,10 @@ class Coordinator {
     std::chrono::system_clock::time_point last_checkpoint_time;
   };
   // Only kFailure counts towards max_failures. kConflict: a shard server holds a checkpoint the
-  // job does not know (reconciled before the next start; the gang did nothing wrong).
-  enum class StopCause { kFailure, kLeaving, kRegang, kCancel, kConflict };
+  // job does not know (reconciled before the next start; the gang did nothing wrong), unless
+  // it comes kMaxConflicts times in a row. kStore: SQLite did not take the checkpoint's record.
+  enum class StopCause { kFailure, kLeaving, kRegang, kCancel, kConflict, kStore };
+  static constexpr int kMaxConflicts = 3;
   static constexpr size_t kRecentFinished = 20;
 
   explicit Coordinator(const CoordinatorOptions& options);
@@ -186,8 +188,12 @@ class Coordinator {
   // commit in flight, which do not start either.
   std::set<std::string> unreconciled_;
   std::set<std::string> committing_;
-  // Records whose last write to the store failed, by job id; newest wins.
+  // Records whose last write to the store failed, by job id; newest wins. Written again at most
+  // once a second (a locked database takes its busy timeout to say no, under mu_).
   std::map<std::string, JobRecord> unwritten_;
+  std::chrono::steady_clock::time_point next_write_retry_;
+  // Conflicts (kConflict stops) in a row, by job; cleared by a committed checkpoint.
+  std::map<std::string, int> conflicts_;
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Worker> workers_;

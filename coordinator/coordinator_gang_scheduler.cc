@@ -110,8 +110,15 @@ void Coordinator::ReconcileLoop() {
         unreconciled_.erase(id);
       } else {
         failed = true;
-        Log(LogLevel::kWarning, "cannot reconcile checkpoints yet: " + outcome.ToString(),
-            {{"job_id", id}});
+        const std::string why =
+            "waiting for its checkpoints to be reconciled: " + outcome.ToString();
+        Log(LogLevel::kWarning, why, {{"job_id", id}});
+        // Shown in Get and Watch, where an operator looks to see why a job does not start.
+        for (auto& [key, queued] : queue_) {
+          if (queued.id != id || queued.failure == why) continue;
+          queued.failure = why;
+          PersistLocked(&queued);
+        }
       }
     }
     changed_.notify_all();

@@ -129,10 +129,11 @@ Status Coordinator::Report(const v1::TaskReport& report) {
       StopRunLocked(job_id,
                     "cannot record checkpoint " + std::to_string(current.plan.checkpoint) + ": " +
                         recorded.message(),
-                    StopCause::kFailure);
+                    StopCause::kStore);
       return Status::Ok();
     }
     current.last_checkpoint_time = std::chrono::system_clock::now();
+    conflicts_.erase(job_id);
   }
   if (!more) {
     current.job.state = JobState::kCompleted;
@@ -227,9 +228,14 @@ void Coordinator::ReleaseGangLocked(Run& run, bool tell_workers) {
 
 JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reason,
                                      StopCause cause) {
-  static const char* const kCauses[] = {"failure", "leaving", "regang", "cancel", "conflict"};
+  static const char* const kCauses[] = {"failure", "leaving",  "regang",
+                                        "cancel",  "conflict", "store"};
   const auto run = runs_.find(job_id);
   if (run == runs_.end()) return JobRecord();
+  // A conflict that comes back after every reconciliation is not the servers' leftovers.
+  if (cause == StopCause::kConflict && ++conflicts_[job_id] >= kMaxConflicts) {
+    cause = StopCause::kFailure;
+  }
   metrics_->GangStopped(kCauses[static_cast<int>(cause)]);
   Log(cause == StopCause::kFailure ? LogLevel::kWarning : LogLevel::kInfo,
       "gang stopped: " + reason, {{"job_id", job_id}, {"cause", kCauses[static_cast<int>(cause)]}});

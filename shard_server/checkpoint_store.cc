@@ -8,11 +8,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <tuple>
 
 #include <xxhash.h>
 
 #include "common/fault_points.h"
+#include "common/log.h"
 #include "common/names.h"
 
 namespace mw {
@@ -191,20 +193,33 @@ Status CheckpointStore::PieceWriter::Finish(PieceRecord* out) {
   return Status::Ok();
 }
 
-uint32_t CheckpointStore::FenceOf(const std::string& job_id) {
+Status CheckpointStore::FenceOf(const std::string& job_id, uint32_t* out) {
   std::lock_guard<std::mutex> lock(fence_mutex_);
   const auto cached = fences_.find(job_id);
-  if (cached != fences_.end()) return cached->second;
-  std::string text;
-  uint32_t fence = 0;
-  if (ReadFile(JobDir(job_id) + "/" + kFenceName, &text).ok()) {
-    fence = static_cast<uint32_t>(std::strtoul(text.c_str(), nullptr, 10));
+  if (cached != fences_.end()) {
+    *out = cached->second;
+    return Status::Ok();
   }
-  return fences_[job_id] = fence;
+  const std::string path = JobDir(job_id) + "/" + kFenceName;
+  std::error_code error;
+  uint32_t fence = 0;
+  if (fs::exists(path, error)) {
+    // A fence that cannot be read admits nothing: guessing 0 would let every old gang in.
+    std::string text;
+    char* end = nullptr;
+    MW_RETURN_IF_ERROR(ReadFile(path, &text));
+    fence = static_cast<uint32_t>(std::strtoul(text.c_str(), &end, 10));
+    if (end == text.c_str()) return Status::DataLoss(path + ": not an attempt number");
+  } else if (error) {
+    return Status::Internal(path + ": " + error.message());
+  }
+  *out = fences_[job_id] = fence;
+  return Status::Ok();
 }
 
 Status CheckpointStore::CheckFence(const std::string& job_id, uint32_t attempt) {
-  const uint32_t fence = FenceOf(job_id);
+  uint32_t fence = 0;
+  MW_RETURN_IF_ERROR(FenceOf(job_id, &fence));
   if (attempt >= fence) return Status::Ok();
   return Status::FailedPrecondition("job " + job_id + ": attempt " + std::to_string(attempt) +
                                     " is fenced off (attempts from " + std::to_string(fence) +
@@ -214,15 +229,25 @@ Status CheckpointStore::CheckFence(const std::string& job_id, uint32_t attempt) 
 Status CheckpointStore::Fence(const std::string& job_id, uint32_t attempt) {
   MW_RETURN_IF_ERROR(ValidateJobId(job_id));
   std::lock_guard<std::mutex> lock(mutex_);
-  if (attempt <= FenceOf(job_id)) return Status::Ok();
-  std::error_code error;
-  fs::create_directories(JobDir(job_id), error);
-  if (error) return Status::Internal(JobDir(job_id) + ": cannot create: " + error.message());
+  uint32_t current = 0;
+  MW_RETURN_IF_ERROR(FenceOf(job_id, &current));
+  if (attempt <= current) return Status::Ok();
+  MW_RETURN_IF_ERROR(CreateDurably(JobDir(job_id)));
   MW_RETURN_IF_ERROR(
       WriteFileAtomically(JobDir(job_id) + "/" + kFenceName, std::to_string(attempt) + "\n"));
   std::lock_guard<std::mutex> fences(fence_mutex_);
   fences_[job_id] = attempt;
   return Status::Ok();
+}
+
+Status CheckpointStore::CreateDurably(const std::string& dir) const {
+  std::error_code error;
+  if (fs::exists(dir, error)) return Status::Ok();
+  fs::create_directories(dir, error);
+  if (error) return Status::Internal(dir + ": cannot create: " + error.message());
+  // Its parent's entry must survive a power loss too, or a job's fence or first checkpoint
+  // could vanish with it.
+  return SyncDirectory(fs::path(dir).parent_path().string());
 }
 
 Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
@@ -245,8 +270,8 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
     return Status::AlreadyExists("job " + job_id + " checkpoint " + std::to_string(checkpoint) +
                                  " is committed; write a new checkpoint number");
   }
-  fs::create_directories(dir, error);
-  if (error) return Status::Internal(dir + ": cannot create: " + error.message());
+  MW_RETURN_IF_ERROR(CreateDurably(JobDir(job_id)));
+  MW_RETURN_IF_ERROR(CreateDurably(dir));
   auto writer = std::unique_ptr<PieceWriter>(new PieceWriter());
   writer->record_ = header;
   writer->record_.block_checksums.clear();
@@ -255,6 +280,9 @@ Status CheckpointStore::StartPiece(const std::string& job_id, uint64_t checkpoin
   writer->checkpoint_ = checkpoint;
   writer->path_ = dir + "/" + writer->record_.file;
   writer->limits_ = limits_;
+  // The same piece written again by the same attempt (a retried upload): its old record no
+  // longer describes the file.
+  fs::remove(SumFileName(writer->path_), error);
   MW_RETURN_IF_ERROR(WritableFile::Create(writer->path_, &writer->file_));
   *out = std::move(writer);
   return Status::Ok();
@@ -302,9 +330,30 @@ Status CheckpointStore::Commit(const std::string& job_id, uint64_t checkpoint, u
   }
   MW_RETURN_IF_ERROR(WriteFileAtomically(dir + "/" + kManifestName, SerializeManifest(manifest)));
   MW_RETURN_IF_ERROR(SyncDirectory(JobDir(job_id)));
+  MW_RETURN_IF_ERROR(SyncDirectory(root_));
   MW_RETURN_IF_ERROR(FaultPoint("shard.commit.after_manifest"));
   *out = manifest;
-  return PruneLocked(job_id, checkpoint, retention);
+  // Tidying after the commit: its failure leaves garbage, never a wrong answer.
+  const Status tidied = RemoveUnnamedFiles(dir, manifest);
+  const Status pruned = PruneLocked(job_id, checkpoint, retention);
+  for (const Status& s : {tidied, pruned}) {
+    if (!s.ok()) Log(LogLevel::kWarning, "after commit: " + s.ToString(), {{"job_id", job_id}});
+  }
+  return Status::Ok();
+}
+
+Status CheckpointStore::RemoveUnnamedFiles(const std::string& dir, const Manifest& manifest) {
+  // Pieces of gangs given up on, and the records of the committed ones (the manifest holds
+  // their checksums now): at 14.2M classes each stray set is gigabytes.
+  std::set<std::string> named = {kManifestName};
+  for (const auto& piece : manifest.pieces) named.insert(piece.file);
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir, error)) {
+    if (named.count(entry.path().filename().string())) continue;
+    fs::remove(entry.path(), error);
+    if (error) return Status::Internal(entry.path().string() + ": " + error.message());
+  }
+  return error ? Status::Internal(dir + ": " + error.message()) : Status::Ok();
 }
 
 Status CheckpointStore::PruneLocked(const std::string& job_id, uint64_t checkpoint,

@@ -117,8 +117,12 @@ class CheckpointStore {
   std::string JobDir(const std::string& job_id) const { return root_ + "/" + job_id; }
   std::string CheckpointDir(const std::string& job_id, uint64_t checkpoint) const;
   Status LoadManifest(const std::string& job_id, uint64_t checkpoint, Manifest* out) const;
-  uint32_t FenceOf(const std::string& job_id);
+  Status FenceOf(const std::string& job_id, uint32_t* out);
   Status CheckFence(const std::string& job_id, uint32_t attempt);
+  // Creates `dir` (if missing) and syncs its parent, so that the new entry is durable.
+  Status CreateDurably(const std::string& dir) const;
+  // Every file of a committed checkpoint's directory that its manifest does not name.
+  static Status RemoveUnnamedFiles(const std::string& dir, const Manifest& manifest);
   // Under mutex_.
   Status PruneLocked(const std::string& job_id, uint64_t checkpoint, Retention retention);
   // Reads bytes [offset, offset + length) of a piece, verifying every block it touches.

@@ -38,6 +38,11 @@ grpc::Status ShardServiceImpl::WritePiece(grpc::ServerContext* context,
     if (!s.ok()) return ToGrpc(s);
     metrics_->written_bytes.Increment(static_cast<double>(message.data().size()));
   } while (reader->Read(&message));
+  // A stream the writer abandoned ends like a finished one; a piece cut short must not be
+  // recorded as whole.
+  if (context->IsCancelled()) {
+    return {grpc::StatusCode::CANCELLED, "WritePiece: the writer went away mid-piece"};
+  }
   PieceRecord record;
   s = writer->Finish(&record);
   if (!s.ok()) return ToGrpc(s);
@@ -148,6 +153,9 @@ grpc::Status ShardServiceImpl::DeleteCheckpoint(grpc::ServerContext* context,
                                                 const v1::DeleteCheckpointRequest* request,
                                                 v1::DeleteCheckpointResponse*) {
   if (auto auth = auth_.Check(*context, {Role::kCoordinator}); !auth.ok()) return auth;
+  // A delete the coordinator gave up on (this server was frozen past its deadline) is not
+  // carried out late, when a newer checkpoint of that number may exist.
+  if (context->IsCancelled()) return {grpc::StatusCode::CANCELLED, "the caller gave up"};
   return ToGrpc(store_->Delete(request->job_id(), request->checkpoint()));
 }
 

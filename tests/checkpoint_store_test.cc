@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "common/durable_file.h"
 #include "shard_server/checkpoint_store.h"
@@ -277,6 +278,12 @@ TEST_F(Store, AFencedAttemptCanNeitherWriteNorCommit) {
   ASSERT_TRUE(writer->Finish(&piece).ok());
   ASSERT_TRUE(store_->Commit("job-1", 1, 2, {piece}, {}, nullptr, &manifest).ok());
   EXPECT_EQ(manifest.pieces[0].file, "backbone.a2.blob");
+  // Attempt 1's pieces and every record are gone from the committed directory.
+  std::set<std::string> files;
+  for (const auto& entry : fs::directory_iterator(root_ + "/job-1/00000000000000000001")) {
+    files.insert(entry.path().filename().string());
+  }
+  EXPECT_EQ(files, (std::set<std::string>{"MANIFEST", "backbone.a2.blob"}));
 }
 
 // A committer that gave up (its deadline passed while the server was slow) is asked at the

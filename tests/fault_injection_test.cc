@@ -120,7 +120,7 @@ INSTANTIATE_TEST_SUITE_P(CommitWindow, ShardServerKilled,
 // job's next gang writes that checkpoint number afresh.
 TEST_F(FaultInjection, AHungShardServerBlocksNeitherTheApiNorTheJob) {
   options_.fault_points["shard-server-0"] = "shard.commit.before_manifest=hang:1";
-  options_.commit_timeout_s = 2;
+  options_.commit_timeout_s = 5;
   ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
   const std::string id = Submit(kSeededSpec);
   // Wait until the server has stopped itself inside the commit.
