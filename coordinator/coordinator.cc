@@ -95,6 +95,14 @@ Status Coordinator::PersistLocked(JobRecord* job, const char* fault_point) {
   return written;
 }
 
+Status Coordinator::PersistRunLocked(const Run& run) {
+  JobRecord durable = run.job;
+  // The epoch a checkpoint not yet committed began: what a coordinator restarted from the
+  // store must resume (it has only the checkpoint before).
+  if (run.pending) durable.epoch = run.pending->epoch_before;
+  return PersistLocked(&durable);
+}
+
 Status Coordinator::StoredLocked(const std::string& id, JobRecord* out) {
   const auto unwritten = unwritten_.find(id);
   if (unwritten == unwritten_.end()) return store_->Get(id, out);
@@ -295,7 +303,8 @@ Status Coordinator::Scale(const std::string& id, uint32_t world_size, uint32_t m
   }
   job->world_size = world_size;
   job->min_world_size = min_world_size;
-  const Status persisted = PersistLocked(job);
+  const auto run = runs_.find(id);
+  const Status persisted = run != runs_.end() ? PersistRunLocked(run->second) : PersistLocked(job);
   if (queued) EnqueueLocked(stored);
   MW_RETURN_IF_ERROR(persisted);
   *out = *job;

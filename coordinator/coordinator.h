@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -113,6 +114,18 @@ class Coordinator {
     std::string stop_task;
     std::vector<millionway::v1::Task> queue;
   };
+  struct PendingCheckpoint {
+    std::string task_id;  // of its CHECKPOINT task
+    TaskPlan plan;
+    uint64_t epoch_before = 0;  // the job's epoch before the checkpoint: where a restart goes
+    std::chrono::steady_clock::time_point since;
+    std::map<uint32_t, millionway::v1::TaskReport> uploads;  // by rank
+    bool committing = false;
+  };
+  struct Deferred {
+    bool more = true;  // false: the job has nothing left to do
+    TaskPlan next;
+  };
   struct Run {
     JobRecord job;
     std::vector<std::string> gang;  // worker ids by rank
@@ -122,7 +135,12 @@ class Coordinator {
     std::chrono::steady_clock::time_point started;
     std::chrono::steady_clock::time_point task_sent;  // of the task in hand
     double progress_at_start = 0;
-    bool committing = false;
+    // A checkpoint whose snapshot every rank took and whose write goes on while the gang
+    // trains; committed once every rank's write is reported (TaskReport.uploaded).
+    std::optional<PendingCheckpoint> pending;
+    std::map<uint32_t, millionway::v1::TaskReport> early_uploads;  // before `pending` exists
+    // The outcome of the task last completed, not yet acted on (it waits for `pending`).
+    std::optional<Deferred> deferred;
     // The last commit, or the gang's start before one: what "no checkpoint for too long"
     // alerts on.
     std::chrono::system_clock::time_point last_checkpoint_time;
@@ -139,6 +157,20 @@ class Coordinator {
   // Under mu_.
   void ScheduleLocked();
   void SendLocked(Run& run);
+  // After the task in hand completed on every rank (run.deferred set): completes the job,
+  // stops or regangs the gang, or sends the next task; waits (returns) while a checkpoint
+  // that must come first is not committed.
+  Status AdvanceLocked(const std::string& job_id);
+  // A rank's report that its checkpoint write ended.
+  Status UploadedLocked(std::unique_lock<std::mutex>& lock, Run& run, uint32_t rank,
+                        const std::string& worker, const millionway::v1::TaskReport& report);
+  // Commits the pending checkpoint once every rank's write is in (outside the lock) and
+  // records it; an error when the gang was stopped meanwhile or the commit failed (then the
+  // gang is stopped too).
+  Status MaybeCommitLocked(std::unique_lock<std::mutex>& lock, const std::string& job_id);
+  // kConflict (and the job marked unreconciled) for a checkpoint piece refused with
+  // ALREADY_EXISTS; kFailure for anything else.
+  StopCause ConflictOrFailure(const Run& run, const millionway::v1::TaskReport& report);
   // Stops the job's gang and drops its run: the job goes back to the queue, or ends (FAILED,
   // CANCELLED). Returns the job as it now stands. runs_ holds only runs with a gang, so
   // nothing can edit a run that is over (a Scale just after a regang would be lost in it).
@@ -154,6 +186,9 @@ class Coordinator {
   // The write alone: on failure nothing is kept, for a change the caller undoes instead.
   Status WriteLocked(JobRecord* job, const char* fault_point = nullptr);
   void RetryWritesLocked();
+  // A running job's record as a restart must find it: with a checkpoint pending, the epoch
+  // that checkpoint began (the live record has moved on).
+  Status PersistRunLocked(const Run& run);
   // The job as last written to the store, or as waiting to be (unwritten_).
   Status StoredLocked(const std::string& id, JobRecord* out);
   void BumpLocked(const std::string& job_id);

@@ -49,25 +49,19 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     return Status::Ok();
   }
   const auto found = runs_.find(worker->second.job);
-  if (found == runs_.end() || found->second.task_id != report.task_id()) {
-    return Status::Ok();  // a report for a task whose gang is gone: nothing to do
-  }
+  if (found == runs_.end()) return Status::Ok();  // its gang is gone: nothing to do
   Run& run = found->second;
-  if (!report.ok()) {
-    // A piece refused because its checkpoint number is committed already: a shard server
-    // holds a commit the job never recorded. Discarded before the next start; not the
-    // gang's failure.
-    const bool conflict = run.plan.kind == TaskKind::kCheckpoint &&
-                          report.error_code() == grpc::StatusCode::ALREADY_EXISTS;
-    if (conflict) unreconciled_.insert(run.job.id);
-    StopRunLocked(run.job.id, "worker " + worker->second.name + ": " + report.error(),
-                  conflict ? StopCause::kConflict : StopCause::kFailure);
-    return Status::Ok();
-  }
   const auto rank = static_cast<uint32_t>(
       std::find(run.gang.begin(), run.gang.end(), report.worker_id()) - run.gang.begin());
+  if (report.uploaded()) return UploadedLocked(lock, run, rank, worker->second.name, report);
+  if (run.task_id != report.task_id()) return Status::Ok();  // a task of a gang gone
+  if (!report.ok()) {
+    StopRunLocked(run.job.id, "worker " + worker->second.name + ": " + report.error(),
+                  ConflictOrFailure(run, report));
+    return Status::Ok();
+  }
   run.reports[rank] = report;
-  if (run.reports.size() < run.gang.size() || run.committing) return Status::Ok();
+  if (run.reports.size() < run.gang.size()) return Status::Ok();
 
   TaskOutcome outcome;
   const v1::TaskReport& lead = run.reports.at(0);
@@ -76,65 +70,143 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   outcome.knn_top1 = lead.knn_top1();
   outcome.linear_top1 = lead.linear_top1();
   const std::string job_id = run.job.id;
-  const std::string task_id = run.task_id;
-  if (run.plan.kind == TaskKind::kCheckpoint) {
-    // Commit outside the lock; the run may be stopped meanwhile, which the task id tells.
-    run.committing = true;
-    committing_.insert(job_id);
-    const auto reports = run.reports;
-    const uint64_t checkpoint = run.plan.checkpoint;
-    const uint32_t attempt = run.job.attempts;
-    const uint64_t recorded = run.job.last_checkpoint;
-    lock.unlock();
-    const auto start = std::chrono::steady_clock::now();
-    const Status committed = commit_->Commit(job_id, checkpoint, attempt, recorded, reports,
-                                             options_.keep_last_checkpoints);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    lock.lock();
-    committing_.erase(job_id);
-    const auto again = runs_.find(job_id);
-    if (again == runs_.end() || again->second.task_id != task_id || !committed.ok()) {
-      // Some servers may hold the checkpoint the job will not record: discard it first.
-      unreconciled_.insert(job_id);
-      changed_.notify_all();
-    }
-    if (again == runs_.end() || again->second.task_id != task_id) return Status::Ok();
-    again->second.committing = false;
-    if (!committed.ok()) {
-      StopRunLocked(job_id, "checkpoint commit failed: " + committed.message(),
-                    committed.code() == Status::Code::kAlreadyExists ? StopCause::kConflict
-                                                                     : StopCause::kFailure);
-      return Status::Ok();
-    }
-    metrics_->CheckpointCommitted(seconds);
-  }
-  Run& current = runs_.at(job_id);
-  const JobRecord before = current.job;
+  const JobRecord before = run.job;
   TaskPlan next;
-  const bool more = JobStateMachine::Next(&current.job, current.plan, outcome, &next,
-                                          options_.train_chunks_per_epoch);
-  if (current.plan.kind == TaskKind::kCheckpoint) {
-    // The commit point: once this write returns, the checkpoint is the job's. Until then it
-    // is not (a failed write is undone and the checkpoint discarded), so retention, which
-    // keeps what the store records, never depends on a record that is not on disk.
-    current.job.failures = 0;  // progress made
-    current.job.checkpoint_world_size = static_cast<uint32_t>(current.gang.size());
-    current.job.checkpoint_shard_servers = commit_->addresses();
-    current.job.phase = PhaseOf(next.kind);
-    const Status recorded = WriteLocked(&current.job, "coordinator.checkpoint.record");
-    if (!recorded.ok()) {
-      current.job = before;
-      unreconciled_.insert(job_id);
-      StopRunLocked(job_id,
-                    "cannot record checkpoint " + std::to_string(current.plan.checkpoint) + ": " +
-                        recorded.message(),
-                    StopCause::kStore);
-      return Status::Ok();
-    }
-    current.last_checkpoint_time = std::chrono::system_clock::now();
-    conflicts_.erase(job_id);
+  const bool more =
+      JobStateMachine::Next(&run.job, run.plan, outcome, &next, options_.train_chunks_per_epoch);
+  if (run.plan.kind == TaskKind::kCheckpoint) {
+    // Every rank has its snapshot and is writing it; the gang goes on. The checkpoint is the
+    // job's only once committed (UploadedLocked): until then the job keeps its last one.
+    PendingCheckpoint pending;
+    pending.task_id = run.task_id;
+    pending.plan = run.plan;
+    pending.epoch_before = before.epoch;
+    pending.since = std::chrono::steady_clock::now();
+    pending.uploads = std::move(run.early_uploads);
+    run.early_uploads.clear();
+    run.pending = std::move(pending);
+    run.job.last_checkpoint = before.last_checkpoint;
+    run.job.checkpoint_step = before.checkpoint_step;
   }
+  run.deferred = Deferred{more, next};
+  if (run.pending) {
+    const Status committed = MaybeCommitLocked(lock, job_id);
+    if (runs_.count(job_id) == 0 || !committed.ok()) return Status::Ok();
+  }
+  return AdvanceLocked(job_id);
+}
+
+Coordinator::StopCause Coordinator::ConflictOrFailure(const Run& run,
+                                                      const v1::TaskReport& report) {
+  // A piece refused because its checkpoint number is committed already: a shard server holds
+  // a commit the job never recorded. Discarded before the next start; not the gang's failure.
+  const bool conflict = (report.uploaded() || run.plan.kind == TaskKind::kCheckpoint) &&
+                        report.error_code() == grpc::StatusCode::ALREADY_EXISTS;
+  if (conflict) unreconciled_.insert(run.job.id);
+  return conflict ? StopCause::kConflict : StopCause::kFailure;
+}
+
+Status Coordinator::UploadedLocked(std::unique_lock<std::mutex>& lock, Run& run, uint32_t rank,
+                                   const std::string& worker, const v1::TaskReport& report) {
+  const bool pending = run.pending && run.pending->task_id == report.task_id();
+  if (!pending && run.task_id != report.task_id()) return Status::Ok();  // of a gang gone
+  if (!report.ok()) {
+    StopRunLocked(run.job.id, "worker " + worker + ": checkpoint write: " + report.error(),
+                  ConflictOrFailure(run, report));
+    return Status::Ok();
+  }
+  if (!pending) {
+    // The write ended before every rank's snapshot was reported: kept for the commit.
+    run.early_uploads[rank] = report;
+    return Status::Ok();
+  }
+  run.pending->uploads[rank] = report;
+  const std::string job_id = run.job.id;
+  const Status committed = MaybeCommitLocked(lock, job_id);
+  if (!committed.ok() || runs_.count(job_id) == 0) return Status::Ok();
+  const auto again = runs_.find(job_id);
+  if (again->second.pending || !again->second.deferred) return Status::Ok();
+  return AdvanceLocked(job_id);
+}
+
+Status Coordinator::MaybeCommitLocked(std::unique_lock<std::mutex>& lock,
+                                      const std::string& job_id) {
+  Run& run = runs_.at(job_id);
+  PendingCheckpoint& pending = *run.pending;
+  if (pending.uploads.size() < run.gang.size() || pending.committing) return Status::Ok();
+  // Commit outside the lock; the run may be stopped meanwhile, which the task id tells.
+  pending.committing = true;
+  committing_.insert(job_id);
+  const auto uploads = pending.uploads;
+  const std::string task_id = pending.task_id;
+  const TaskPlan plan = pending.plan;
+  const uint32_t attempt = run.job.attempts;
+  const uint64_t recorded = run.job.last_checkpoint;
+  lock.unlock();
+  const auto start = std::chrono::steady_clock::now();
+  const Status committed = commit_->Commit(job_id, plan.checkpoint, attempt, recorded, uploads,
+                                           options_.keep_last_checkpoints);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  lock.lock();
+  committing_.erase(job_id);
+  const auto again = runs_.find(job_id);
+  const bool same =
+      again != runs_.end() && again->second.pending && again->second.pending->task_id == task_id;
+  if (!same || !committed.ok()) {
+    // Some servers may hold the checkpoint the job will not record: discard it first.
+    unreconciled_.insert(job_id);
+    changed_.notify_all();
+  }
+  if (!same) return Status::Cancelled("the gang stopped during the commit");
+  Run& current = again->second;
+  current.pending->committing = false;
+  if (!committed.ok()) {
+    StopRunLocked(job_id, "checkpoint commit failed: " + committed.message(),
+                  committed.code() == Status::Code::kAlreadyExists ? StopCause::kConflict
+                                                                   : StopCause::kFailure);
+    return committed;
+  }
+  // The commit point: once this write returns, the checkpoint is the job's. Until then it is
+  // not (a failed write is undone and the checkpoint discarded), so retention, which keeps
+  // what the store records, never depends on a record that is not on disk.
+  const JobRecord before = current.job;
+  current.job.last_checkpoint = plan.checkpoint;
+  current.job.checkpoint_step = plan.first_step;
+  current.job.failures = 0;  // progress made
+  current.job.checkpoint_world_size = static_cast<uint32_t>(current.gang.size());
+  current.job.checkpoint_shard_servers = commit_->addresses();
+  const Status recorded_now = WriteLocked(&current.job, "coordinator.checkpoint.record");
+  if (!recorded_now.ok()) {
+    current.job = before;
+    unreconciled_.insert(job_id);
+    StopRunLocked(job_id,
+                  "cannot record checkpoint " + std::to_string(plan.checkpoint) + ": " +
+                      recorded_now.message(),
+                  StopCause::kStore);
+    return recorded_now;
+  }
+  current.pending.reset();
+  current.last_checkpoint_time = std::chrono::system_clock::now();
+  conflicts_.erase(job_id);
+  metrics_->CheckpointCommitted(seconds);
+  return Status::Ok();
+}
+
+Status Coordinator::AdvanceLocked(const std::string& job_id) {
+  Run& current = runs_.at(job_id);
+  const bool more = current.deferred->more;
+  TaskPlan next = current.deferred->next;
+  const Worker* leaving = LeavingMemberLocked(current);
+  const bool checkpointed = current.plan.kind == TaskKind::kCheckpoint;
+  const bool regang = checkpointed && more && next.kind != TaskKind::kEvaluate && !leaving &&
+                      ShouldRegangLocked(current);
+  // What must see the last checkpoint committed first: the job's end, a gang that stops (a
+  // member leaving, a regang), and the next checkpoint (one write in flight per rank).
+  if (current.pending && (!more || leaving || regang || next.kind == TaskKind::kCheckpoint)) {
+    return Status::Ok();  // UploadedLocked comes back here once the commit is in
+  }
+  current.deferred.reset();
   if (!more) {
     current.job.state = JobState::kCompleted;
     current.job.phase = JobPhase::kNone;
@@ -147,7 +219,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
     FinishedLocked(finished);
     return Status::Ok();
   }
-  if (const Worker* leaving = LeavingMemberLocked(current)) {
+  if (leaving) {
     // Save where the gang stands (unless the epoch's own checkpoint is next), then stop:
     // the job resumes from there without the leaving worker, and it was no failure.
     TaskPlan save;
@@ -158,8 +230,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
       }
       next = save;
     }
-  } else if (current.plan.kind == TaskKind::kCheckpoint && next.kind != TaskKind::kEvaluate &&
-             ShouldRegangLocked(current)) {
+  } else if (regang) {
     const std::string reason =
         "regang: " + std::to_string(current.gang.size()) + " workers, the job asks for " +
         std::to_string(MinWorldSize(current.job)) + ".." + std::to_string(current.job.world_size);
@@ -169,7 +240,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   current.plan = next;
   current.job.phase = PhaseOf(next.kind);
   // Progress within the epoch: a failed write is retried (unwritten_); the gang goes on.
-  PersistLocked(&current.job);
+  PersistRunLocked(current);
   SendLocked(current);
   return Status::Ok();
 }
@@ -241,6 +312,8 @@ JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reas
       "gang stopped: " + reason, {{"job_id", job_id}, {"cause", kCauses[static_cast<int>(cause)]}});
   ReleaseGangLocked(run->second, true);
   JobRecord job = std::move(run->second.job);
+  // A checkpoint not committed is not the job's: it restarts from the last one, in its epoch.
+  if (run->second.pending) job.epoch = run->second.pending->epoch_before;
   runs_.erase(run);
   job.failure = reason;
   job.phase = JobPhase::kNone;
@@ -265,18 +338,27 @@ JobRecord Coordinator::StopRunLocked(std::string job_id, const std::string& reas
 void Coordinator::ExpireTasksLocked() {
   const auto now = std::chrono::steady_clock::now();
   std::map<std::string, std::string> expired;  // job -> why; stopped after the walk
-  for (const auto& [id, run] : runs_) {
-    if (run.committing || run.task_id.empty()) continue;
-    if (now - run.task_sent <= options_.task_timeout) continue;
-    std::string silent;
+  const auto silent = [](const Run& run, const std::map<uint32_t, v1::TaskReport>& reports) {
+    std::string ranks;
     for (size_t rank = 0; rank < run.gang.size(); ++rank) {
-      if (run.reports.count(static_cast<uint32_t>(rank)) == 0) {
-        silent += (silent.empty() ? "" : ",") + std::to_string(rank);
+      if (reports.count(static_cast<uint32_t>(rank)) == 0) {
+        ranks += (ranks.empty() ? "" : ",") + std::to_string(rank);
       }
     }
-    expired[id] = "task " + run.task_id + " passed its deadline of " +
-                  std::to_string(options_.task_timeout.count()) +
-                  " s without a report from rank(s) " + silent;
+    return ranks;
+  };
+  const std::string deadline = std::to_string(options_.task_timeout.count()) + " s";
+  for (const auto& [id, run] : runs_) {
+    if (run.pending && run.pending->committing) continue;
+    if (!run.task_id.empty() && run.reports.size() < run.gang.size() &&
+        now - run.task_sent > options_.task_timeout) {
+      expired[id] = "task " + run.task_id + " passed its deadline of " + deadline +
+                    " without a report from rank(s) " + silent(run, run.reports);
+    } else if (run.pending && now - run.pending->since > options_.task_timeout) {
+      expired[id] = "the write of checkpoint " + std::to_string(run.pending->plan.checkpoint) +
+                    " passed its deadline of " + deadline + " without a report from rank(s) " +
+                    silent(run, run.pending->uploads);
+    }
   }
   for (const auto& [id, reason] : expired) StopRunLocked(id, reason, StopCause::kFailure);
 }

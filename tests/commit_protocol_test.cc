@@ -1,8 +1,8 @@
 // The checkpoint commit protocol, with the Coordinator in process, driven by hand as its workers
 // would drive it, against real shard servers: the test writes each checkpoint's pieces itself
 // (rows [0, N) of weights and momentum over the servers, the two blobs on server 0), reports
-// them, and then looks at what every server holds. Each case is a way the protocol once lost a
-// job or blocked one:
+// them, and then looks at what every server holds. Checkpoints are written while the gang
+// trains on, and each of the other cases is a way the protocol once lost a job or blocked one:
 //  - keep_last = 1 with a commit that fails on the second server;
 //  - a shard commit that completes after the coordinator gave up on it;
 //  - reported pieces that do not cover the checkpoint;
@@ -112,16 +112,25 @@ class CommitProtocol : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return task;
   }
+  // A CHECKPOINT task is reported as a worker does: its snapshot taken, then its write ended
+  // (`ok`, `pieces`, `code` are the write's).
   void Report(const std::string& worker, const v1::Task& task, bool ok = true,
               const std::vector<v1::PieceWritten>& pieces = {},
               grpc::StatusCode code = grpc::StatusCode::OK) {
     v1::TaskReport report;
     report.set_worker_id(worker);
     report.set_task_id(task.task_id());
+    report.set_ok(true);
+    if (task.kind() == v1::TASK_START) report.set_steps_per_epoch(1);
+    if (task.kind() == v1::TASK_CHECKPOINT) {
+      report.set_upload_pending(true);
+      ASSERT_TRUE(coordinator_->Report(report).ok());
+      report.set_upload_pending(false);
+      report.set_uploaded(true);
+    }
     report.set_ok(ok);
     if (!ok) report.set_error("injected by the test");
     report.set_error_code(code);
-    if (task.kind() == v1::TASK_START) report.set_steps_per_epoch(1);
     for (const auto& p : pieces) *report.add_pieces() = p;
     ASSERT_TRUE(coordinator_->Report(report).ok());
   }
@@ -243,6 +252,58 @@ TEST_F(CommitProtocol, KeepingOneCheckpointSurvivesACommitThatFailsOnTheSecondSe
   std::string rows;
   ASSERT_TRUE(Shard(0).ReadRows(id, 1, kWeightTensor, 0, 50, &rows).ok());
   EXPECT_EQ(rows, Rows(1, kWeightTensor, 0, 50));
+}
+
+// Checkpoints are written while the gang trains on: the next task comes once every rank has
+// its snapshot, the checkpoint counts once the writes are in and committed, a gang stopped
+// before that restarts from the checkpoint before (in that one's epoch), and the job does not
+// complete before its last checkpoint is committed.
+TEST_F(CommitProtocol, TrainingGoesOnWhileACheckpointIsWritten) {
+  StartServers(1);
+  Open(1);
+  const std::string a = Register("a");
+  const std::string id = Submit();
+  v1::Task checkpoint = RunToCheckpoint(a);
+  v1::TaskReport snapshot;
+  snapshot.set_worker_id(a);
+  snapshot.set_task_id(checkpoint.task_id());
+  snapshot.set_ok(true);
+  snapshot.set_upload_pending(true);
+  ASSERT_TRUE(coordinator_->Report(snapshot).ok());
+  const v1::Task refresh = Next(a);
+  EXPECT_EQ(refresh.kind(), v1::TASK_TOPK_REFRESH);
+  EXPECT_EQ(refresh.epoch(), 1u);
+  EXPECT_EQ(Get(id).last_checkpoint, 0u);
+  // What a coordinator restarted now would resume: epoch 0, from no checkpoint.
+  EXPECT_EQ(Stored(id).epoch, 0u);
+  EXPECT_EQ(Stored(id).last_checkpoint, 0u);
+  Report(a, refresh, /*ok=*/false);  // the gang stops before the write is reported
+  v1::Task task = StopAndNext(a);
+  ASSERT_EQ(task.kind(), v1::TASK_START);
+  EXPECT_EQ(task.checkpoint(), 0u);
+  EXPECT_EQ(task.epoch(), 0u);
+  // Both epochs again, the last checkpoint's write reported only after the evaluation.
+  Report(a, task);
+  checkpoint = RunToCheckpoint(a);
+  Report(a, checkpoint, true, WriteState(checkpoint));
+  ASSERT_EQ(Get(id).last_checkpoint, 1u);
+  checkpoint = RunToCheckpoint(a);
+  snapshot.set_task_id(checkpoint.task_id());
+  ASSERT_TRUE(coordinator_->Report(snapshot).ok());
+  const v1::Task evaluate = Next(a);
+  ASSERT_EQ(evaluate.kind(), v1::TASK_EVALUATE);
+  Report(a, evaluate);
+  EXPECT_EQ(Get(id).state, JobState::kRunning);  // waits for checkpoint 2
+  v1::TaskReport uploaded;
+  uploaded.set_worker_id(a);
+  uploaded.set_task_id(checkpoint.task_id());
+  uploaded.set_ok(true);
+  uploaded.set_uploaded(true);
+  for (const auto& piece : WriteState(checkpoint)) *uploaded.add_pieces() = piece;
+  ASSERT_TRUE(coordinator_->Report(uploaded).ok());
+  const JobRecord done = Get(id);
+  EXPECT_EQ(done.state, JobState::kCompleted) << done.failure;
+  EXPECT_EQ(done.last_checkpoint, 2u);
 }
 
 // Server 0 takes 6 s over its commit, the coordinator gives up after 3 s. Once the server

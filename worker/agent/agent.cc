@@ -17,6 +17,7 @@
 #include "millionway/v1/worker.grpc.pb.h"
 #include "shard_server/piece_proto.h"
 #include "worker/agent/worker_metrics.h"
+#include "worker/checkpoint/checkpoint_upload.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
 #include "worker/classifier/classifier_memory.h"
 #include "worker/comm/device_memory.h"
@@ -33,7 +34,10 @@ namespace v1 = millionway::v1;
 // What a worker holds for the job of its current gang.
 struct Agent::Job {
   explicit Job(WorkerMetrics* m) : metrics(m) {}
-  ~Job() { metrics->Leave(); }  // the job's series go with it
+  ~Job() {
+    upload.reset();    // a write in progress is cancelled and waited for; it reports metrics
+    metrics->Leave();  // the job's series go with it
+  }
 
   WorkerMetrics* metrics;
   std::string id;
@@ -45,6 +49,8 @@ struct Agent::Job {
   std::unique_ptr<Trainer> trainer;
   std::vector<std::unique_ptr<ShardClient>> shard_clients;
   std::vector<ShardClient*> shards;
+  // Declared last, destroyed first: its write uses the shard clients.
+  std::unique_ptr<CheckpointUpload> upload = std::make_unique<CheckpointUpload>();
 };
 
 namespace {
@@ -194,6 +200,26 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       }
       stream_context.TryCancel();
     });
+    send_report_ = [this, stub = stub.get(), worker_id](v1::TaskReport report) {
+      report.set_worker_id(worker_id);
+      grpc::Status reported;
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        v1::ReportResponse response;
+        reported = stub->Report(&context, report, &response);
+        if (reported.ok() || (reported.error_code() != grpc::StatusCode::UNAVAILABLE &&
+                              reported.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+      }
+      if (!reported.ok()) {
+        Log(LogLevel::kError, "report not delivered: " + reported.error_message(),
+            {{"worker", options_.name}, {"task_id", report.task_id()}});
+      }
+      return reported.ok();
+    };
     v1::Task task;
     while (tasks->Read(&task)) {
       v1::TaskReport report;
@@ -220,26 +246,13 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       // A report that cannot be delivered leaves the coordinator waiting on this worker:
       // after a few tries the worker drops the job and its stream and registers again, which
       // the coordinator sees as this member lost, so the gang restarts without waiting.
-      grpc::Status reported;
-      for (int attempt = 0; attempt < 3; ++attempt) {
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-        v1::ReportResponse response;
-        reported = stub->Report(&context, report, &response);
-        if (reported.ok() || (reported.error_code() != grpc::StatusCode::UNAVAILABLE &&
-                              reported.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED)) {
-          break;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
-      }
-      if (!reported.ok()) {
-        Log(LogLevel::kError, "report not delivered: " + reported.error_message(),
-            {{"worker", options_.name}, {"task_id", task.task_id()}});
+      if (!send_report_(report)) {
         DropJob();
         break;
       }
       if (*stop && !job_) break;
     }
+    DropJob();  // its checkpoint upload reports through this registration's worker id
     forgotten = true;
     options_.metrics->SetReady(false);  // until registered again
     stream_context.TryCancel();
@@ -356,20 +369,38 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       return Status::Ok();
     }
     case v1::TASK_CHECKPOINT: {
+      // Training stops for the snapshot only; the write goes on behind the next tasks and
+      // reports on its own (TaskReport.uploaded) when it ends. The one before ends first.
+      job.upload->Wait();
       const auto start = std::chrono::steady_clock::now();
-      std::vector<WrittenPiece> written;
-      MW_RETURN_IF_ERROR(SaveCheckpoint(
-          *job.trainer, static_cast<int>(task.rank()), job.train->size(), job.shards, task.job_id(),
-          task.checkpoint(), task.attempt(), task.first_step() > 0, &written));
-      double bytes = 0;
-      for (const auto& w : written) {
-        auto* piece = report->add_pieces();
-        piece->set_server(static_cast<uint32_t>(w.server));
-        FillInfo(w.piece, piece->mutable_piece());
-        bytes += static_cast<double>(w.piece.bytes);
-      }
-      options_.metrics->CheckpointWritten(
-          bytes, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      CheckpointSnapshot snapshot;
+      MW_RETURN_IF_ERROR(TakeSnapshot(*job.trainer, static_cast<int>(task.rank()),
+                                      job.train->size(), task.first_step() > 0, &snapshot));
+      const double blocked =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      options_.metrics->CheckpointBlocked(blocked);
+      report->set_snapshot_seconds(blocked);
+      report->set_upload_pending(true);
+      const double bytes = static_cast<double>(snapshot.bytes());
+      job.upload->Start(
+          std::move(snapshot), job.shards, task.job_id(), task.checkpoint(), task.attempt(),
+          [this, send = send_report_, task_id = task.task_id(), bytes](
+              const Status& status, const std::vector<WrittenPiece>& written, double seconds) {
+            v1::TaskReport uploaded;
+            uploaded.set_task_id(task_id);
+            uploaded.set_uploaded(true);
+            uploaded.set_ok(status.ok());
+            uploaded.set_error(status.ToString());
+            uploaded.set_error_code(static_cast<int32_t>(ToGrpc(status).error_code()));
+            uploaded.set_seconds(seconds);
+            for (const auto& w : written) {
+              auto* piece = uploaded.add_pieces();
+              piece->set_server(static_cast<uint32_t>(w.server));
+              FillInfo(w.piece, piece->mutable_piece());
+            }
+            if (status.ok()) options_.metrics->CheckpointWritten(bytes, seconds);
+            send(uploaded);
+          });
       return Status::Ok();
     }
     case v1::TASK_EVALUATE: {

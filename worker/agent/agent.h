@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +76,9 @@ class Agent {
 
   AgentOptions options_;
   std::unique_ptr<Job> job_;
+  // Delivers a report (a few tries) under the current registration's worker id; false when it
+  // could not. Also called from a checkpoint's upload thread.
+  std::function<bool(millionway::v1::TaskReport)> send_report_;
 };
 
 }  // namespace mw

@@ -43,6 +43,10 @@ struct WorkerMetrics::Families {
         checkpoint_bytes(RegisterFamily(prometheus::BuildGauge(), server,
                                         "millionway_checkpoint_write_bytes",
                                         "Bytes this rank wrote for its last checkpoint.")),
+        checkpoint_blocked(RegisterFamily(
+            prometheus::BuildHistogram(), server, "millionway_checkpoint_blocked_seconds",
+            "Training time a checkpoint took from this rank: its snapshot (the write goes on "
+            "behind the next steps).")),
         shard_bytes(RegisterFamily(prometheus::BuildGauge(), server,
                                    "millionway_classifier_shard_bytes",
                                    "Bytes of this rank's classifier rows and their momentum.")),
@@ -72,6 +76,7 @@ struct WorkerMetrics::Families {
   prometheus::Family<prometheus::Histogram>& topk_seconds;
   prometheus::Family<prometheus::Histogram>& checkpoint_seconds;
   prometheus::Family<prometheus::Gauge>& checkpoint_bytes;
+  prometheus::Family<prometheus::Histogram>& checkpoint_blocked;
   prometheus::Family<prometheus::Gauge>& shard_bytes;
   prometheus::Family<prometheus::Gauge>& device_allocated;
   prometheus::Family<prometheus::Gauge>& device_reserved;
@@ -90,6 +95,7 @@ struct WorkerMetrics::Series {
         topk_seconds(f.topk_seconds.Add(labels, SecondsBuckets())),
         checkpoint_seconds(f.checkpoint_seconds.Add(labels, SecondsBuckets())),
         checkpoint_bytes(f.checkpoint_bytes.Add(labels)),
+        checkpoint_blocked(f.checkpoint_blocked.Add(labels, SecondsBuckets())),
         shard_bytes(f.shard_bytes.Add(labels)) {
     for (const char* phase : kPhases) {
       phases[phase] = &f.phase_seconds.Add(With(labels, "phase", phase), SecondsBuckets());
@@ -112,6 +118,7 @@ struct WorkerMetrics::Series {
     f.topk_seconds.Remove(&topk_seconds);
     f.checkpoint_seconds.Remove(&checkpoint_seconds);
     f.checkpoint_bytes.Remove(&checkpoint_bytes);
+    f.checkpoint_blocked.Remove(&checkpoint_blocked);
     f.shard_bytes.Remove(&shard_bytes);
   }
 
@@ -125,6 +132,7 @@ struct WorkerMetrics::Series {
   prometheus::Histogram& topk_seconds;
   prometheus::Histogram& checkpoint_seconds;
   prometheus::Gauge& checkpoint_bytes;
+  prometheus::Histogram& checkpoint_blocked;
   prometheus::Gauge& shard_bytes;
 };
 
@@ -175,6 +183,10 @@ void WorkerMetrics::CheckpointWritten(double bytes, double seconds) {
   if (!series_) return;
   series_->checkpoint_bytes.Set(bytes);
   series_->checkpoint_seconds.Observe(seconds);
+}
+
+void WorkerMetrics::CheckpointBlocked(double seconds) {
+  if (series_) series_->checkpoint_blocked.Observe(seconds);
 }
 
 void WorkerMetrics::ShardBytes(double bytes) {

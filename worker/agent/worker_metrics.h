@@ -38,6 +38,7 @@ class WorkerMetrics {
   void Step(const StepStats& stats, const std::map<std::string, double>& collective_seconds);
   void TopKRefreshed(double seconds);
   void CheckpointWritten(double bytes, double seconds);
+  void CheckpointBlocked(double seconds);
   void ShardBytes(double bytes);
   // The device the gang's job runs on ("cpu", "cuda:N"), and its memory as of now.
   void SetDevice(const std::string& device);

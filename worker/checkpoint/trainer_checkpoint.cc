@@ -51,16 +51,50 @@ Status ReadRowTensor(const std::vector<ShardClient*>& servers, const RowPartitio
 
 }  // namespace
 
-Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
-                      const std::vector<ShardClient*>& servers, const std::string& job_id,
-                      uint64_t checkpoint, uint32_t attempt, bool mid_epoch,
-                      std::vector<WrittenPiece>* written) {
+uint64_t CheckpointSnapshot::bytes() const {
+  uint64_t total = model.size() + backbone.size();
+  for (const auto& [name, tensor] : rows) total += tensor.numel() * tensor.element_size();
+  return total;
+}
+
+Status TakeSnapshot(Trainer& trainer, int rank, int64_t num_rows, bool mid_epoch,
+                    CheckpointSnapshot* out) {
+  out->rank = rank;
+  out->num_rows = num_rows;
+  out->row_begin = trainer.classifier_row_begin();
+  out->rows.clear();
+  for (const auto& [name, tensor] : RowTensors(trainer, mid_epoch)) {
+    // A copy, never a view: the trainer updates its rows in place at the next step.
+    out->rows.emplace_back(name,
+                           tensor.to(at::kCPU, /*non_blocking=*/false, /*copy=*/true).contiguous());
+  }
+  out->model.clear();
+  out->backbone.clear();
+  if (rank == 0) {
+    MW_RETURN_IF_ERROR(trainer.SaveModel(&out->model));
+    out->backbone = trainer.BackboneStateDict();
+  }
+  return Status::Ok();
+}
+
+Status WriteSnapshot(const CheckpointSnapshot& snapshot, const std::vector<ShardClient*>& servers,
+                     const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                     std::vector<WrittenPiece>* written, const std::function<bool()>& cancelled) {
   if (servers.empty()) return Status::InvalidArgument("no shard servers to checkpoint to");
   written->clear();
-  const RowPartition partition(num_rows, static_cast<int>(servers.size()));
-  const int64_t begin = trainer.classifier_row_begin();
-  for (const auto& [name, tensor] : RowTensors(trainer, mid_epoch)) {
-    const at::Tensor rows = tensor.cpu().contiguous();  // a GPU worker's rows come to the host
+  const auto write = [&](int s, const PieceRecord& header, const char* data, size_t bytes) {
+    if (cancelled && cancelled()) {
+      return Status::Cancelled("checkpoint " + std::to_string(checkpoint) + ": write cancelled");
+    }
+    WrittenPiece piece{s, {}};
+    MW_RETURN_IF_ERROR(
+        servers[s]->WritePiece(job_id, checkpoint, attempt, header, data, bytes, &piece.piece));
+    written->push_back(std::move(piece));
+    return Status::Ok();
+  };
+  const RowPartition partition(snapshot.num_rows, static_cast<int>(servers.size()));
+  const int64_t begin = snapshot.row_begin;
+  for (const auto& [name, rows] : snapshot.rows) {
     const int64_t end = begin + rows.size(0);
     const auto row_bytes = static_cast<uint64_t>(rows.size(1) * rows.element_size());
     for (int s = 0; s < partition.num_parts(); ++s) {
@@ -72,30 +106,30 @@ Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
       header.row_begin = static_cast<uint64_t>(first);
       header.row_end = static_cast<uint64_t>(last);
       header.row_bytes = row_bytes;
-      header.total_rows = static_cast<uint64_t>(num_rows);
-      WrittenPiece piece{s, {}};
+      header.total_rows = static_cast<uint64_t>(snapshot.num_rows);
       const char* data = static_cast<const char*>(rows.data_ptr()) + (first - begin) * row_bytes;
-      MW_RETURN_IF_ERROR(servers[s]->WritePiece(job_id, checkpoint, attempt, header, data,
-                                                (last - first) * row_bytes, &piece.piece));
-      written->push_back(std::move(piece));
+      MW_RETURN_IF_ERROR(write(s, header, data, (last - first) * row_bytes));
     }
   }
-  if (rank == 0) {
-    std::string model;
-    MW_RETURN_IF_ERROR(trainer.SaveModel(&model));
-    const std::string backbone = trainer.BackboneStateDict();
+  if (snapshot.rank == 0) {
     for (const auto& [name, bytes] :
-         {std::pair<const char*, const std::string*>{kModelBlob, &model},
-          {kBackboneBlob, &backbone}}) {
+         {std::pair<const char*, const std::string*>{kModelBlob, &snapshot.model},
+          {kBackboneBlob, &snapshot.backbone}}) {
       PieceRecord header;
       header.tensor = name;
-      WrittenPiece piece{0, {}};
-      MW_RETURN_IF_ERROR(servers[0]->WritePiece(job_id, checkpoint, attempt, header, bytes->data(),
-                                                bytes->size(), &piece.piece));
-      written->push_back(std::move(piece));
+      MW_RETURN_IF_ERROR(write(0, header, bytes->data(), bytes->size()));
     }
   }
   return Status::Ok();
+}
+
+Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
+                      const std::vector<ShardClient*>& servers, const std::string& job_id,
+                      uint64_t checkpoint, uint32_t attempt, bool mid_epoch,
+                      std::vector<WrittenPiece>* written) {
+  CheckpointSnapshot snapshot;
+  MW_RETURN_IF_ERROR(TakeSnapshot(trainer, rank, num_rows, mid_epoch, &snapshot));
+  return WriteSnapshot(snapshot, servers, job_id, checkpoint, attempt, written);
 }
 
 Status LoadCheckpoint(Trainer& trainer, int64_t num_rows, const std::vector<ShardClient*>& servers,

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,8 +28,30 @@ struct WrittenPiece {
   PieceRecord piece;
 };
 
-// Writes this rank's pieces of checkpoint `checkpoint`, as gang attempt `attempt`; does not
-// commit (the coordinator commits once every rank's pieces are in).
+// What one rank's part of a checkpoint holds, copied out of the trainer at one instant (rows
+// on the host; rank 0 also the serialized model and backbone state dict), so that training
+// can go on while it is written.
+struct CheckpointSnapshot {
+  int rank = 0;
+  int64_t num_rows = 0;                                  // N, of every row tensor
+  int64_t row_begin = 0;                                 // this rank's first row
+  std::vector<std::pair<std::string, at::Tensor>> rows;  // host copies, by piece name
+  std::string model, backbone;                           // rank 0 only
+  uint64_t bytes() const;
+};
+
+Status TakeSnapshot(Trainer& trainer, int rank, int64_t num_rows, bool mid_epoch,
+                    CheckpointSnapshot* out);
+
+// Writes a snapshot's pieces of checkpoint `checkpoint`, as gang attempt `attempt`; does not
+// commit (the coordinator commits once every rank's pieces are in). `cancelled` (optional) is
+// asked between pieces: true stops the write (CANCELLED).
+Status WriteSnapshot(const CheckpointSnapshot& snapshot, const std::vector<ShardClient*>& servers,
+                     const std::string& job_id, uint64_t checkpoint, uint32_t attempt,
+                     std::vector<WrittenPiece>* written,
+                     const std::function<bool()>& cancelled = nullptr);
+
+// TakeSnapshot, then WriteSnapshot, on the calling thread.
 Status SaveCheckpoint(Trainer& trainer, int rank, int64_t num_rows,
                       const std::vector<ShardClient*>& servers, const std::string& job_id,
                       uint64_t checkpoint, uint32_t attempt, bool mid_epoch,
