@@ -80,15 +80,22 @@ Status CheckMemory(const JobSpec& spec, int64_t rows, uint32_t world_size,
   const ClassifierMemory need =
       EstimateClassifierMemory(classifier, static_cast<int>(world_size), global_batch);
   const std::optional<int64_t> device_free = DeviceFreeBytes(device);
-  const int64_t usable = device_free ? *device_free : UsableMemoryBytes();
-  if (need.total() <= usable / 10 * 9) return Status::Ok();
+  const int64_t host = UsableMemoryBytes();
+  const auto fits = [](int64_t need_bytes, int64_t usable) {
+    return need_bytes <= usable / 10 * 9;
+  };
+  if (device_free ? fits(need.device(), *device_free) && fits(need.host(), host)
+                  : fits(need.total(), host)) {
+    return Status::Ok();
+  }
   return Status::ResourceExhausted(
       "the job's classifier share needs " + need.ToString() +
       " per rank (N = " + std::to_string(rows) + ", d = " + std::to_string(classifier.dim) +
       ", W = " + std::to_string(world_size) + "); this worker may use " +
-      std::to_string(usable >> 20) + " MiB" +
-      (device_free ? " free on " + device.ToString() : std::string()) +
-      ": use more workers or a smaller dim");
+      (device_free
+           ? std::to_string(*device_free >> 20) + " MiB free on " + device.ToString() + " and "
+           : std::string()) +
+      std::to_string(host >> 20) + " MiB of host memory: use more workers or a smaller dim");
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ std::string GiB(int64_t bytes) {
 
 std::string ClassifierMemory::ToString() const {
   return GiB(total()) + " GiB (weights " + GiB(weights) + ", momentum " + GiB(momentum) +
-         ", top-k table " + GiB(neighbors) + ", logits " + GiB(logits) + ")";
+         ", logits " + GiB(logits) + ", top-k table " + GiB(neighbors) + ", its routed copy " +
+         GiB(routed_neighbors) + ", checkpoint snapshot " + GiB(snapshot) + ")";
 }
 
 ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int world_size,
@@ -29,6 +30,8 @@ ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int wo
   m.weights = m.rows * config.dim * kFloat;
   m.momentum = m.weights;
   m.neighbors = m.rows * config.top_k * kId;
+  m.routed_neighbors = m.neighbors;  // the sampler gives each rank ceil(N / W) instances too
+  m.snapshot = m.weights + m.momentum + m.neighbors;
   const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;
   const int64_t logit = LogitBytes(config.precision);
   const int64_t all_blocks = global_batch * m.rows * logit;
