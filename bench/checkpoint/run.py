@@ -84,12 +84,13 @@ def main():
 
     mb = r["bytes"] / 1e6
     print("| rows (one rank's share) | checkpoint bytes | step | training blocked per checkpoint "
-          "(snapshot) | write, in the background | its rate / disk write (%.0f MB/s) "
-          "| step while it writes / step alone | restore | its rate / disk read (%.0f MB/s) |"
-          % (write_mb_s, read_mb_s))
+          "(snapshot: first, then into its buffers) | write, in the background "
+          "| its rate / disk write (%.0f MB/s) | step while it writes / step alone | restore "
+          "| its rate / disk read (%.0f MB/s) |" % (write_mb_s, read_mb_s))
     print("|---|---|---|---|---|---|---|---|---|")
-    print("| %d | %.0f MB | %.3f s | %.3f s | %.2f s | %.2f | %.2f (%d steps) | %.2f s | %.2f |" % (
-        r["rows"], mb, r["step_s"], r["snapshot_s"], r["write_s"],
+    print("| %d | %.0f MB | %.3f s | %.3f s, %.3f s | %.2f s | %.2f | %.2f (%d steps) | %.2f s "
+          "| %.2f |" % (
+        r["rows"], mb, r["step_s"], r["first_snapshot_s"], r["snapshot_s"], r["write_s"],
         mb / r["write_s"] / write_mb_s, r["step_during_write_s"] / r["step_s"],
         r["steps_during_write"], r["restore_s"], mb / r["restore_s"] / read_mb_s))
 

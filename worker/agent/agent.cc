@@ -378,9 +378,8 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     case v1::TASK_CHECKPOINT: {
       // Training stops for the snapshot only; the write goes on behind the next tasks and
       // reports on its own (TaskReport.uploaded) when it ends. The one before ends first.
-      job.upload->Wait();
+      CheckpointSnapshot snapshot = job.upload->Reuse();
       const auto start = std::chrono::steady_clock::now();
-      CheckpointSnapshot snapshot;
       MW_RETURN_IF_ERROR(TakeSnapshot(*job.trainer, static_cast<int>(task.rank()),
                                       job.train->size(), task.first_step() > 0, &snapshot));
       const double blocked =

@@ -14,19 +14,24 @@ void CheckpointUpload::Wait() {
   if (thread_.joinable()) thread_.join();
 }
 
+CheckpointSnapshot CheckpointUpload::Reuse() {
+  Wait();
+  return std::move(written_);
+}
+
 void CheckpointUpload::Start(CheckpointSnapshot snapshot, std::vector<ShardClient*> servers,
                              std::string job_id, uint64_t checkpoint, uint32_t attempt, Done done) {
   Wait();
-  thread_ =
-      std::thread([this, snapshot = std::move(snapshot), servers = std::move(servers),
-                   job_id = std::move(job_id), checkpoint, attempt, done = std::move(done)]() {
-        const auto start = std::chrono::steady_clock::now();
-        std::vector<WrittenPiece> written;
-        const Status status = WriteSnapshot(snapshot, servers, job_id, checkpoint, attempt,
-                                            &written, [this] { return cancelled_.load(); });
-        done(status, written,
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-      });
+  written_ = std::move(snapshot);
+  thread_ = std::thread([this, servers = std::move(servers), job_id = std::move(job_id), checkpoint,
+                         attempt, done = std::move(done)]() {
+    const auto start = std::chrono::steady_clock::now();
+    std::vector<WrittenPiece> written;
+    const Status status = WriteSnapshot(written_, servers, job_id, checkpoint, attempt, &written,
+                                        [this] { return cancelled_.load(); });
+    done(status, written,
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  });
 }
 
 }  // namespace mw

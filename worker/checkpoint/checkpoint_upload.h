@@ -31,10 +31,13 @@ class CheckpointUpload {
              uint64_t checkpoint, uint32_t attempt, Done done);
   // Returns once no write is in progress.
   void Wait();
+  // After Wait: the last snapshot written, for TakeSnapshot to fill again (empty at first).
+  CheckpointSnapshot Reuse();
 
  private:
   std::thread thread_;
   std::atomic<bool> cancelled_{false};
+  CheckpointSnapshot written_;  // the thread's snapshot, kept once written
 };
 
 }  // namespace mw

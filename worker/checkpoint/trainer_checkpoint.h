@@ -40,6 +40,8 @@ struct CheckpointSnapshot {
   uint64_t bytes() const;
 };
 
+// Fills *out, reusing its buffers when they have the shapes needed (a snapshot handed back by
+// CheckpointUpload::Reuse).
 Status TakeSnapshot(Trainer& trainer, int rank, int64_t num_rows, bool mid_epoch,
                     CheckpointSnapshot* out);
 
