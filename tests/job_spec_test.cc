@@ -91,6 +91,8 @@ TEST(ClassifierMemory, ImageNet21KOnSixtyFourRanks) {
 TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"epochs": 0})", "epochs: 0 must be in [1, 100000]");
   ExpectInvalid(R"({"epochs": "two"})", "epochs: must be an integer");
+  ExpectInvalid(R"({"max_steps_per_epoch": -1})",
+                "max_steps_per_epoch: -1 must be in [0, 2147483647]");
   ExpectInvalid(R"({"smoothing": 1.5})", "smoothing = 1.5");
   ExpectInvalid(R"({"temperature": 0})", "temperature = 0");
   ExpectInvalid(R"({"backbone": "vgg"})", "backbone: 'vgg'");

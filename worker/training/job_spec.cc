@@ -197,6 +197,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "logit_cache_bytes",
                                           "epochs",
                                           "warmup_epochs",
+                                          "max_steps_per_epoch",
                                           "local_batch",
                                           "lr",
                                           "classifier_lr",
@@ -303,6 +304,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
       ReadInt(j, source, "logit_cache_bytes", -1, int64_t{1} << 40, &c.logit_cache_bytes));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "epochs", 1, 100000, &t.epochs));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "warmup_epochs", 0, 100000, &t.warmup_epochs));
+  MW_RETURN_IF_ERROR(
+      ReadInt(j, source, "max_steps_per_epoch", 0, kMaxInstances, &t.max_steps_per_epoch));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "local_batch", 1, 65536, &t.local_batch));
   MW_RETURN_IF_ERROR(ReadDouble(j, source, "lr", &t.lr, &spec.lr_given));
   MW_RETURN_IF_ERROR(

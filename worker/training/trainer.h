@@ -6,6 +6,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -87,7 +88,11 @@ class Trainer {
   at::Tensor classifier_momentum() const;
   int64_t classifier_row_begin() const;
 
-  int64_t steps_per_epoch() const { return sampler_.steps_per_epoch(); }
+  int64_t steps_per_epoch() const {
+    return config_.max_steps_per_epoch > 0
+               ? std::min(config_.max_steps_per_epoch, sampler_.steps_per_epoch())
+               : sampler_.steps_per_epoch();
+  }
 
   // The gang's communicator for host buffers: comm itself on the CPU, comm behind a
   // StagedCommunicator on a GPU. Evaluation and the top-k refresh, which work on host

@@ -22,6 +22,9 @@ struct TrainerConfig {
   int64_t local_batch = 64;  // images per rank and step; each gives two views
   int64_t epochs = 5;
   int64_t warmup_epochs = 1;
+  // > 0: an epoch ends after this many steps (a scale run that times the classifier at N
+  // classes without training through all N instances); 0: every instance once.
+  int64_t max_steps_per_epoch = 0;
   double lr = 0.1;             // backbone and head, after warm-up
   double classifier_lr = 1.0;  // the classifier's rows
   double momentum = 0.9;
