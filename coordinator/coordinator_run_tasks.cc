@@ -55,6 +55,9 @@ Status Coordinator::Report(const v1::TaskReport& report) {
       std::find(run.gang.begin(), run.gang.end(), report.worker_id()) - run.gang.begin());
   if (report.uploaded()) return UploadedLocked(lock, run, rank, worker->second.name, report);
   if (run.task_id != report.task_id()) return Status::Ok();  // a task of a gang gone
+  // A report sent again (its answer was lost) once this rank's is in, or once the task's
+  // outcome waits on a commit, changes nothing.
+  if (run.deferred || run.reports.count(rank)) return Status::Ok();
   if (!report.ok()) {
     StopRunLocked(run.job.id, "worker " + worker->second.name + ": " + report.error(),
                   ConflictOrFailure(run, report));
@@ -195,6 +198,7 @@ Status Coordinator::MaybeCommitLocked(std::unique_lock<std::mutex>& lock,
 
 Status Coordinator::AdvanceLocked(const std::string& job_id) {
   Run& current = runs_.at(job_id);
+  if (!current.deferred) return Status::Ok();
   const bool more = current.deferred->more;
   TaskPlan next = current.deferred->next;
   const Worker* leaving = LeavingMemberLocked(current);
@@ -237,6 +241,9 @@ Status Coordinator::AdvanceLocked(const std::string& job_id) {
     StopRunLocked(job_id, reason, StopCause::kRegang);  // persists progress; re-queues
     return Status::Ok();
   }
+  // Planned when the task before ended, perhaps while the checkpoint before was still pending
+  // (last_checkpoint not yet moved): numbered from what is committed now.
+  if (next.kind == TaskKind::kCheckpoint) next.checkpoint = current.job.last_checkpoint + 1;
   current.plan = next;
   current.job.phase = PhaseOf(next.kind);
   // Progress within the epoch: a failed write is retried (unwritten_); the gang goes on.

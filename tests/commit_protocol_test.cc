@@ -306,6 +306,46 @@ TEST_F(CommitProtocol, TrainingGoesOnWhileACheckpointIsWritten) {
   EXPECT_EQ(done.last_checkpoint, 2u);
 }
 
+// An epoch shorter than a checkpoint's write: the next epoch's checkpoint waits for the one
+// before to commit, then goes out numbered after it (not under the number still pending when
+// it was planned). A report sent twice while it waits changes nothing.
+TEST_F(CommitProtocol, ACheckpointPlannedWhileTheOneBeforeIsPendingTakesTheNextNumber) {
+  StartServers(1);
+  Open(1);
+  const std::string a = Register("a");
+  const std::string id = Submit();
+  const v1::Task first = RunToCheckpoint(a);
+  v1::TaskReport report;
+  report.set_worker_id(a);
+  report.set_task_id(first.task_id());
+  report.set_ok(true);
+  report.set_upload_pending(true);
+  ASSERT_TRUE(coordinator_->Report(report).ok());
+  const v1::Task refresh = Next(a);
+  ASSERT_EQ(refresh.kind(), v1::TASK_TOPK_REFRESH);
+  Report(a, refresh);
+  const v1::Task train = Next(a);
+  ASSERT_EQ(train.kind(), v1::TASK_TRAIN);
+  Report(a, train);
+  Report(a, train);  // again: its answer was lost
+  v1::Task none;
+  EXPECT_EQ(coordinator_->NextTask(a, std::chrono::milliseconds(300), &none).code(),
+            Status::Code::kDeadlineExceeded)
+      << "the next checkpoint went out before the one before committed";
+  v1::TaskReport uploaded = report;
+  uploaded.set_upload_pending(false);
+  uploaded.set_uploaded(true);
+  for (const auto& piece : WriteState(first)) *uploaded.add_pieces() = piece;
+  ASSERT_TRUE(coordinator_->Report(uploaded).ok());
+  EXPECT_EQ(Get(id).last_checkpoint, 1u);
+  const v1::Task second = Next(a);
+  ASSERT_EQ(second.kind(), v1::TASK_CHECKPOINT);
+  EXPECT_EQ(second.checkpoint(), 2u);
+  EXPECT_EQ(coordinator_->NextTask(a, std::chrono::milliseconds(300), &none).code(),
+            Status::Code::kDeadlineExceeded)
+      << "a task went out twice";
+}
+
 // Server 0 takes 6 s over its commit, the coordinator gives up after 3 s. Once the server
 // finishes, the commit must not have landed: it is discarded or refused, and the next gang
 // writes and commits checkpoint 1 afresh (it used to find it committed: ALREADY_EXISTS on

@@ -173,6 +173,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
     Log(LogLevel::kInfo, "registered with " + options_.coordinator,
         {{"worker", options_.name}, {"worker_id", worker_id}});
     options_.metrics->SetReady(!*stop);
+    report_lost_ = false;
     std::atomic<bool> forgotten{false};
     std::atomic<bool> in_gang{false};
     std::thread beats([&] {
@@ -203,6 +204,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
           stop_deadline = std::chrono::steady_clock::now() + options_.drain_timeout;
         }
         if (*stop && (!in_gang || std::chrono::steady_clock::now() > stop_deadline)) break;
+        if (report_lost_) break;
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
       stream_context.TryCancel();
@@ -248,15 +250,15 @@ Status Agent::Run(const std::atomic<bool>* stop) {
            {"task_id", task.task_id()},
            {"epoch", std::to_string(task.epoch())},
            {"seconds", std::to_string(report.seconds())}});
-      if (!done.ok()) DropJob();
-      in_gang = job_ != nullptr;
       // A report that cannot be delivered leaves the coordinator waiting on this worker:
       // after a few tries the worker drops the job and its stream and registers again, which
-      // the coordinator sees as this member lost, so the gang restarts without waiting.
-      if (!send_report_(report)) {
-        DropJob();
-        break;
-      }
+      // the coordinator sees as this member lost, so the gang restarts without waiting. The
+      // report goes before a failed job is dropped, so that it is the first word of the
+      // failure (the teardown cancels a checkpoint write, which reports nothing).
+      const bool delivered = send_report_(report);
+      if (!done.ok() || !delivered) DropJob();
+      in_gang = job_ != nullptr;
+      if (!delivered) break;
       if (*stop && !job_) break;
     }
     DropJob();  // its checkpoint upload reports through this registration's worker id
@@ -405,7 +407,9 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
               FillInfo(w.piece, piece->mutable_piece());
             }
             if (status.ok()) options_.metrics->CheckpointWritten(bytes, seconds);
-            send(uploaded);
+            // Undelivered, the coordinator would wait for it until the task deadline: the
+            // worker drops its stream instead, so its gang is seen to lose it now.
+            if (!send(uploaded)) report_lost_ = true;
           });
       return Status::Ok();
     }

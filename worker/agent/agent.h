@@ -79,6 +79,8 @@ class Agent {
   // Delivers a report (a few tries) under the current registration's worker id; false when it
   // could not. Also called from a checkpoint's upload thread.
   std::function<bool(millionway::v1::TaskReport)> send_report_;
+  // A checkpoint write's report could not be delivered: the stream is dropped (Run).
+  std::atomic<bool> report_lost_{false};
 };
 
 }  // namespace mw

@@ -27,8 +27,15 @@ void CheckpointUpload::Start(CheckpointSnapshot snapshot, std::vector<ShardClien
                          attempt, done = std::move(done)]() {
     const auto start = std::chrono::steady_clock::now();
     std::vector<WrittenPiece> written;
-    const Status status = WriteSnapshot(written_, servers, job_id, checkpoint, attempt, &written,
-                                        [this] { return cancelled_.load(); });
+    Status status;
+    try {
+      status = WriteSnapshot(written_, servers, job_id, checkpoint, attempt, &written,
+                             [this] { return cancelled_.load(); });
+    } catch (const std::exception& e) {
+      status = Status::Internal(std::string("checkpoint write threw: ") + e.what());
+    }
+    // A write cancelled by its job's teardown reports nothing: nobody waits for it.
+    if (cancelled_) return;
     done(status, written,
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   });

@@ -104,12 +104,16 @@ struct NcclCommunicator::Impl {
   // alone, not the compute it waited for.
   Status Launch(const char* op, const std::function<ncclResult_t()>& enqueue) {
     if (aborted) return Status::FailedPrecondition(std::string(op) + ": communicator aborted");
-    auto producer = static_cast<cudaStream_t>(
-        options.producer_stream ? options.producer_stream() : nullptr);
+    auto producer =
+        static_cast<cudaStream_t>(options.producer_stream ? options.producer_stream() : nullptr);
     MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(ready, producer)));
     MW_RETURN_IF_ERROR(FromCuda("cudaStreamWaitEvent", cudaStreamWaitEvent(stream, ready, 0)));
     MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(start, stream)));
-    MW_RETURN_IF_ERROR(FromNccl(op, enqueue()));
+    const ncclResult_t enqueued = enqueue();
+    MW_RETURN_IF_ERROR(FromNccl(op, enqueued));
+    // Non-blocking, NCCL may return before its kernel is on the stream (the first collectives
+    // set up connections): the end event must come after it.
+    if (enqueued == ncclInProgress) MW_RETURN_IF_ERROR(Await(op, /*wait_stream=*/false));
     MW_RETURN_IF_ERROR(FromCuda("cudaEventRecord", cudaEventRecord(stop, stream)));
     MW_RETURN_IF_ERROR(Await(op, /*wait_stream=*/true));
     float ms = 0;
@@ -156,8 +160,8 @@ Status NcclCommunicator::Create(const NcclOptions& options, std::unique_ptr<Comm
   MW_RETURN_IF_ERROR(FromCuda("cudaStreamCreate", cudaStreamCreate(&impl->stream)));
   MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->start)));
   MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreate(&impl->stop)));
-  MW_RETURN_IF_ERROR(FromCuda("cudaEventCreate", cudaEventCreateWithFlags(
-                                                     &impl->ready, cudaEventDisableTiming)));
+  MW_RETURN_IF_ERROR(
+      FromCuda("cudaEventCreate", cudaEventCreateWithFlags(&impl->ready, cudaEventDisableTiming)));
   MW_RETURN_IF_ERROR(FromCuda("cudaMalloc", cudaMalloc(&impl->barrier_word, sizeof(float))));
   ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
   config.blocking = 0;
