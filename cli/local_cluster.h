@@ -25,11 +25,11 @@ struct LocalClusterOptions {
   int workers = 2;
   int threads_per_worker = 1;
   int heartbeat_timeout_ms = 5000;
-  int max_failures = 3;       // the coordinator's --max-failures
-  int task_timeout_s = 3600;  // and --task-timeout-s
-  int commit_timeout_s = 30;  // and --commit-timeout-s
+  int max_failures = 3;           // the coordinator's --max-failures
+  int task_timeout_s = 3600;      // and --task-timeout-s
+  int commit_timeout_s = 30;      // and --commit-timeout-s
   int collective_timeout_s = 60;  // the workers' --collective-timeout-s and --teardown-timeout-s
-  std::string token_file;  // given: the user token; else one is made
+  std::string token_file;         // given: the user token; else one is made
   // Given: mutual TLS between every pair of processes, each presenting this certificate
   // (it must allow serverAuth and clientAuth) and trusting only peers signed by tls_ca.
   std::string tls_ca, tls_cert, tls_key;

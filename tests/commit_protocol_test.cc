@@ -112,27 +112,42 @@ class CommitProtocol : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s.ToString();
     return task;
   }
-  // A CHECKPOINT task is reported as a worker does: its snapshot taken, then its write ended
-  // (`ok`, `pieces`, `code` are the write's).
+  // A CHECKPOINT task is reported as a worker does: its snapshot taken (ReportSnapshot), then
+  // its write ended (ReportWrite; `ok`, `pieces`, `code` are the write's).
   void Report(const std::string& worker, const v1::Task& task, bool ok = true,
               const std::vector<v1::PieceWritten>& pieces = {},
               grpc::StatusCode code = grpc::StatusCode::OK) {
+    if (task.kind() == v1::TASK_CHECKPOINT) {
+      ReportSnapshot(worker, task);
+      ReportWrite(worker, task, ok, pieces, code);
+      return;
+    }
+    v1::TaskReport report = Outcome(worker, task, ok, code);
+    if (task.kind() == v1::TASK_START) report.set_steps_per_epoch(1);
+    ASSERT_TRUE(coordinator_->Report(report).ok());
+  }
+  void ReportSnapshot(const std::string& worker, const v1::Task& task) {
+    v1::TaskReport report = Outcome(worker, task, true, grpc::StatusCode::OK);
+    report.set_upload_pending(true);
+    ASSERT_TRUE(coordinator_->Report(report).ok());
+  }
+  void ReportWrite(const std::string& worker, const v1::Task& task, bool ok,
+                   const std::vector<v1::PieceWritten>& pieces,
+                   grpc::StatusCode code = grpc::StatusCode::OK) {
+    v1::TaskReport report = Outcome(worker, task, ok, code);
+    report.set_uploaded(true);
+    for (const auto& p : pieces) *report.add_pieces() = p;
+    ASSERT_TRUE(coordinator_->Report(report).ok());
+  }
+  static v1::TaskReport Outcome(const std::string& worker, const v1::Task& task, bool ok,
+                                grpc::StatusCode code) {
     v1::TaskReport report;
     report.set_worker_id(worker);
     report.set_task_id(task.task_id());
-    report.set_ok(true);
-    if (task.kind() == v1::TASK_START) report.set_steps_per_epoch(1);
-    if (task.kind() == v1::TASK_CHECKPOINT) {
-      report.set_upload_pending(true);
-      ASSERT_TRUE(coordinator_->Report(report).ok());
-      report.set_upload_pending(false);
-      report.set_uploaded(true);
-    }
     report.set_ok(ok);
     if (!ok) report.set_error("injected by the test");
     report.set_error_code(code);
-    for (const auto& p : pieces) *report.add_pieces() = p;
-    ASSERT_TRUE(coordinator_->Report(report).ok());
+    return report;
   }
   // Runs the job's tasks on `worker` until the next CHECKPOINT task, which it returns.
   v1::Task RunToCheckpoint(const std::string& worker) {
@@ -264,12 +279,7 @@ TEST_F(CommitProtocol, TrainingGoesOnWhileACheckpointIsWritten) {
   const std::string a = Register("a");
   const std::string id = Submit();
   v1::Task checkpoint = RunToCheckpoint(a);
-  v1::TaskReport snapshot;
-  snapshot.set_worker_id(a);
-  snapshot.set_task_id(checkpoint.task_id());
-  snapshot.set_ok(true);
-  snapshot.set_upload_pending(true);
-  ASSERT_TRUE(coordinator_->Report(snapshot).ok());
+  ReportSnapshot(a, checkpoint);
   const v1::Task refresh = Next(a);
   EXPECT_EQ(refresh.kind(), v1::TASK_TOPK_REFRESH);
   EXPECT_EQ(refresh.epoch(), 1u);
@@ -288,19 +298,12 @@ TEST_F(CommitProtocol, TrainingGoesOnWhileACheckpointIsWritten) {
   Report(a, checkpoint, true, WriteState(checkpoint));
   ASSERT_EQ(Get(id).last_checkpoint, 1u);
   checkpoint = RunToCheckpoint(a);
-  snapshot.set_task_id(checkpoint.task_id());
-  ASSERT_TRUE(coordinator_->Report(snapshot).ok());
+  ReportSnapshot(a, checkpoint);
   const v1::Task evaluate = Next(a);
   ASSERT_EQ(evaluate.kind(), v1::TASK_EVALUATE);
   Report(a, evaluate);
   EXPECT_EQ(Get(id).state, JobState::kRunning);  // waits for checkpoint 2
-  v1::TaskReport uploaded;
-  uploaded.set_worker_id(a);
-  uploaded.set_task_id(checkpoint.task_id());
-  uploaded.set_ok(true);
-  uploaded.set_uploaded(true);
-  for (const auto& piece : WriteState(checkpoint)) *uploaded.add_pieces() = piece;
-  ASSERT_TRUE(coordinator_->Report(uploaded).ok());
+  ReportWrite(a, checkpoint, true, WriteState(checkpoint));
   const JobRecord done = Get(id);
   EXPECT_EQ(done.state, JobState::kCompleted) << done.failure;
   EXPECT_EQ(done.last_checkpoint, 2u);
@@ -315,12 +318,7 @@ TEST_F(CommitProtocol, ACheckpointPlannedWhileTheOneBeforeIsPendingTakesTheNextN
   const std::string a = Register("a");
   const std::string id = Submit();
   const v1::Task first = RunToCheckpoint(a);
-  v1::TaskReport report;
-  report.set_worker_id(a);
-  report.set_task_id(first.task_id());
-  report.set_ok(true);
-  report.set_upload_pending(true);
-  ASSERT_TRUE(coordinator_->Report(report).ok());
+  ReportSnapshot(a, first);
   const v1::Task refresh = Next(a);
   ASSERT_EQ(refresh.kind(), v1::TASK_TOPK_REFRESH);
   Report(a, refresh);
@@ -332,11 +330,7 @@ TEST_F(CommitProtocol, ACheckpointPlannedWhileTheOneBeforeIsPendingTakesTheNextN
   EXPECT_EQ(coordinator_->NextTask(a, std::chrono::milliseconds(300), &none).code(),
             Status::Code::kDeadlineExceeded)
       << "the next checkpoint went out before the one before committed";
-  v1::TaskReport uploaded = report;
-  uploaded.set_upload_pending(false);
-  uploaded.set_uploaded(true);
-  for (const auto& piece : WriteState(first)) *uploaded.add_pieces() = piece;
-  ASSERT_TRUE(coordinator_->Report(uploaded).ok());
+  ReportWrite(a, first, true, WriteState(first));
   EXPECT_EQ(Get(id).last_checkpoint, 1u);
   const v1::Task second = Next(a);
   ASSERT_EQ(second.kind(), v1::TASK_CHECKPOINT);

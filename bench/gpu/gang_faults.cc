@@ -92,8 +92,8 @@ Status StreamOrder(const std::map<std::string, std::string>& flags) {
   MW_RETURN_IF_ERROR(GangOptionsFromEnvironment(&gang));
   DeviceSpec device;
   std::unique_ptr<Communicator> comm;
-  MW_RETURN_IF_ERROR(Connect(flags.count("--device") ? flags.at("--device") : "cuda", 60, gang,
-                             &device, &comm));
+  MW_RETURN_IF_ERROR(
+      Connect(flags.count("--device") ? flags.at("--device") : "cuda", 60, gang, &device, &comm));
   if (!device.cuda) return Status::InvalidArgument("stream_order needs a CUDA device");
   const auto options = at::TensorOptions().device(TorchDevice(device));
   at::Tensor input = at::zeros({1 << 22}, options);
@@ -127,10 +127,9 @@ int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "";
   const auto flags = mw::ParseFlags(argc, argv);
   try {
-    const mw::Status status = mode == "dead_peer"      ? mw::DeadPeer(flags)
-                              : mode == "stream_order" ? mw::StreamOrder(flags)
-                                                       : mw::Status::InvalidArgument(
-                                                             "usage: gang_faults dead_peer|stream_order ...");
+    mw::Status status = mw::Status::InvalidArgument("usage: gang_faults dead_peer|stream_order");
+    if (mode == "dead_peer") status = mw::DeadPeer(flags);
+    if (mode == "stream_order") status = mw::StreamOrder(flags);
     if (status.ok()) return 0;
     std::fprintf(stderr, "gang_faults: %s\n", status.ToString().c_str());
   } catch (const std::exception& e) {
