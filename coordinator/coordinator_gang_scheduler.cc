@@ -113,10 +113,14 @@ void Coordinator::ReconcileLoop() {
         const std::string why =
             "waiting for its checkpoints to be reconciled: " + outcome.ToString();
         Log(LogLevel::kWarning, why, {{"job_id", id}});
-        // Shown in Get and Watch, where an operator looks to see why a job does not start.
+        // Shown in Get and Watch, where an operator looks to see why a job does not start,
+        // after what stopped it (kept first: that is what went wrong).
         for (auto& [key, queued] : queue_) {
-          if (queued.id != id || queued.failure == why) continue;
-          queued.failure = why;
+          if (queued.id != id) continue;
+          const std::string cause = queued.failure.substr(0, queued.failure.find(" (waiting for"));
+          const std::string failure = cause + " (" + why + ")";
+          if (queued.failure == failure) continue;
+          queued.failure = failure;
           PersistLocked(&queued);
         }
       }

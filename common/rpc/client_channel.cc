@@ -81,6 +81,10 @@ bool IsLoopbackAddress(const std::string& address) {
 Status OpenChannel(const ConnectionOptions& options, std::shared_ptr<grpc::Channel>* out) {
   grpc::ChannelArguments arguments;
   arguments.SetMaxReceiveMessageSize(8 << 20);
+  // gRPC's reconnect backoff grows to 2 minutes: a server back after a long outage (a shard
+  // server the reconciler waits for) would be ignored that long. 5 s is ample for peers that
+  // are pods in one cluster.
+  arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (!options.tls_ca.empty()) {
     grpc::SslCredentialsOptions ssl;
