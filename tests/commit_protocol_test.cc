@@ -226,6 +226,15 @@ class CommitProtocol : public ::testing::Test {
     EXPECT_TRUE(store->Get(id, &job).ok());
     return job;
   }
+  // The stored state once it is `want`, or as it is after 5 s.
+  JobState StoredStateWithin5s(const std::string& id, JobState want) {
+    JobState state = Stored(id).state;
+    for (int i = 0; i < 100 && state != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      state = Stored(id).state;
+    }
+    return state;
+  }
   // Stops the gang of `worker` as a worker does when told to, and returns its next task.
   v1::Task StopAndNext(const std::string& worker) {
     const v1::Task stop = Next(worker);
@@ -436,12 +445,7 @@ TEST_F(CommitProtocol, MemoryAndStoreStayInStepWhenStoreWritesFail) {
   Report(a, start, /*ok=*/false);
   EXPECT_EQ(Get(id).state, JobState::kQueued);  // the store still says RUNNING
   // The control loop writes it again (the gang is not restarted before its STOP is reported).
-  JobState stored_state = JobState::kRunning;
-  for (int i = 0; i < 100 && stored_state != JobState::kQueued; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    stored_state = Stored(id).state;
-  }
-  EXPECT_EQ(stored_state, JobState::kQueued);
+  EXPECT_EQ(StoredStateWithin5s(id, JobState::kQueued), JobState::kQueued);
   v1::Task task = StopAndNext(a);
   ASSERT_EQ(task.kind(), v1::TASK_START);
   EXPECT_EQ(task.attempt(), 2u);
@@ -456,12 +460,7 @@ TEST_F(CommitProtocol, MemoryAndStoreStayInStepWhenStoreWritesFail) {
   ASSERT_EQ(task.kind(), v1::TASK_EVALUATE);
   Report(a, task);
   EXPECT_EQ(Get(id).state, JobState::kCompleted);
-  JobState stored = JobState::kRunning;
-  for (int i = 0; i < 100 && stored != JobState::kCompleted; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    stored = Stored(id).state;
-  }
-  EXPECT_EQ(stored, JobState::kCompleted);
+  EXPECT_EQ(StoredStateWithin5s(id, JobState::kCompleted), JobState::kCompleted);
   EXPECT_EQ(Stored(id).last_checkpoint, 2u);
 }
 
