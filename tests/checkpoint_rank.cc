@@ -1,8 +1,9 @@
 // One rank of the checkpoint test. MW_MODE=save: initialise from the prior, train a few
-// steps (so momentum is non-zero), write this rank's pieces of a mid-epoch checkpoint to the
-// shard servers in MW_SHARD_SERVERS, and leave the pieces' records and the raw rows in MW_DIR
-// for the test. MW_MODE=load: load the committed checkpoint into a fresh trainer (any world
-// size) and check every row, momentum row and top-k row against what the savers left.
+// steps (so momentum is non-zero), write this rank's pieces of two mid-epoch checkpoints (the
+// second with int64 top-k ids, the older format) to the shard servers in MW_SHARD_SERVERS,
+// and leave the pieces' records and the raw rows in MW_DIR for the test. MW_MODE=load: load
+// each committed checkpoint into a fresh trainer (any world size) and check every row,
+// momentum row and top-k row against what the savers left.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <grpcpp/create_channel.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "shard_server/checkpoint_coverage.h"
 #include "shard_server/piece_proto.h"
 #include "tests/support/check.h"
 #include "worker/checkpoint/trainer_checkpoint.h"
@@ -82,14 +84,24 @@ int main() {
     MW_CHECK_OK(trainer->RefreshNeighbors(0));
     double loss = 0;
     MW_CHECK_OK(trainer->TrainEpoch(0, trainer->steps_per_epoch() - 3, &loss));
-    std::vector<mw::WrittenPiece> written;
-    MW_CHECK_OK(mw::SaveCheckpoint(*trainer, rank, n, servers, "ckpt-test", 1, 1, true, &written));
-    std::ofstream pieces(dir + "/pieces." + std::to_string(rank));
-    for (const auto& w : written) {
-      millionway::v1::PieceInfo info;
-      mw::FillInfo(w.piece, &info);
-      pieces << w.server << " " << info.SerializeAsString().size() << "\n"
-             << info.SerializeAsString();
+    // Checkpoint 1 as written today; checkpoint 2 with the top-k ids as int64, as
+    // checkpoints were written before the table became int32.
+    for (uint64_t checkpoint : {1, 2}) {
+      mw::CheckpointSnapshot snapshot;
+      MW_CHECK_OK(mw::TakeSnapshot(*trainer, rank, n, /*mid_epoch=*/true, &snapshot));
+      for (auto& [name, rows] : snapshot.rows) {
+        if (checkpoint == 2 && name == mw::kNeighborTensor) rows = rows.to(at::kLong);
+      }
+      std::vector<mw::WrittenPiece> written;
+      MW_CHECK_OK(mw::WriteSnapshot(snapshot, servers, "ckpt-test", checkpoint, 1, &written));
+      std::ofstream pieces(dir + "/pieces" + std::to_string(checkpoint) + "." +
+                           std::to_string(rank));
+      for (const auto& w : written) {
+        millionway::v1::PieceInfo info;
+        mw::FillInfo(w.piece, &info);
+        pieces << w.server << " " << info.SerializeAsString().size() << "\n"
+               << info.SerializeAsString();
+      }
     }
     for (int t = 0; t < 3; ++t) {
       const at::Tensor rows = row_tensor(t).contiguous();
@@ -108,12 +120,17 @@ int main() {
     return comm->Barrier().ok() ? 0 : 1;
   }
 
-  MW_CHECK_OK(mw::LoadCheckpoint(*trainer, n, servers, "ckpt-test", 1, true));
-  for (int t = 0; t < 3; ++t) {
-    const at::Tensor loaded = row_tensor(t);
-    const at::Tensor saved = SavedRows(dir, names[t], n, loaded).narrow(0, begin, loaded.size(0));
-    MW_CHECK(at::equal(loaded, saved), "%s rows [%lld, +%lld) differ after loading", names[t],
-             static_cast<long long>(begin), static_cast<long long>(loaded.size(0)));
+  for (uint64_t checkpoint : {1, 2}) {
+    for (int t = 0; t < 3; ++t) row_tensor(t).zero_();
+    MW_CHECK_OK(mw::LoadCheckpoint(*trainer, n, servers, "ckpt-test", checkpoint, true));
+    for (int t = 0; t < 3; ++t) {
+      const at::Tensor loaded = row_tensor(t);
+      const at::Tensor saved = SavedRows(dir, names[t], n, loaded).narrow(0, begin, loaded.size(0));
+      MW_CHECK(at::equal(loaded, saved),
+               "checkpoint %d: %s rows [%lld, +%lld) differ after loading",
+               static_cast<int>(checkpoint), names[t], static_cast<long long>(begin),
+               static_cast<long long>(loaded.size(0)));
+    }
   }
   at::Tensor features;
   MW_CHECK_OK(trainer->Features(data, &features));

@@ -1,6 +1,7 @@
 // Trainer checkpoints through real shard servers (S = 3, so rank and server ranges straddle
-// each other): written by W = 2 ranks, committed,
-// then loaded by W = 3 ranks (rows resharded on load) and by W = 1, row for row identical.
+// each other): written by W = 2 ranks, committed, then loaded by W = 3 ranks (rows resharded
+// on load) and by W = 1, row for row identical; and a checkpoint in the older format (int64
+// top-k ids) loads the same.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -17,6 +18,27 @@ namespace mw {
 namespace {
 
 namespace fs = std::filesystem;
+
+// The records of checkpoint `checkpoint`'s pieces, as the ranks left them, by server.
+void ReadPieces(const fs::path& dir, int checkpoint, std::vector<PieceRecord> per_server[3]) {
+  for (int rank = 0; rank < 2; ++rank) {
+    std::ifstream in(dir / ("pieces" + std::to_string(checkpoint) + "." + std::to_string(rank)),
+                     std::ios::binary);
+    int server = 0;
+    size_t bytes = 0;
+    while (in >> server >> bytes) {
+      in.get();
+      std::string serialized(bytes, '\0');
+      in.read(serialized.data(), static_cast<std::streamsize>(bytes));
+      millionway::v1::PieceInfo info;
+      ASSERT_TRUE(info.ParseFromString(serialized));
+      PieceRecord piece = RecordOf(info.header());
+      piece.bytes = info.bytes();
+      piece.checksum = info.checksum();
+      per_server[server].push_back(piece);
+    }
+  }
+}
 
 TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
   const fs::path dir = fs::temp_directory_path() / ("mw_ckpt_" + std::to_string(getpid()));
@@ -40,22 +62,7 @@ TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
 
   // The coordinator's part: commit each server's pieces once every rank has written.
   std::vector<PieceRecord> per_server[3];
-  for (int rank = 0; rank < 2; ++rank) {
-    std::ifstream in(dir / ("pieces." + std::to_string(rank)), std::ios::binary);
-    int server = 0;
-    size_t bytes = 0;
-    while (in >> server >> bytes) {
-      in.get();
-      std::string serialized(bytes, '\0');
-      in.read(serialized.data(), static_cast<std::streamsize>(bytes));
-      millionway::v1::PieceInfo info;
-      ASSERT_TRUE(info.ParseFromString(serialized));
-      PieceRecord piece = RecordOf(info.header());
-      piece.bytes = info.bytes();
-      piece.checksum = info.checksum();
-      per_server[server].push_back(piece);
-    }
-  }
+  ReadPieces(dir, 1, per_server);
   // Ranks hold [0, 499) and [499, 997), servers [0, 333), [333, 665), [665, 997): each rank
   // writes two pieces per row tensor (weights, momentum and, mid-epoch, the top-k table);
   // rank 0 adds the two blobs.
@@ -76,6 +83,14 @@ TEST(TrainerCheckpoint, WrittenWithTwoRanksLoadsOnThreeAndOne) {
   for (int s = 0; s < 3; ++s) {
     ShardClient client(servers[s].Channel());
     ASSERT_TRUE(client.Commit("ckpt-test", 1, 1, per_server[s], 2, 0).ok());
+  }
+  // Checkpoint 2, the same state with int64 top-k ids (the format before int32), committed
+  // as it stands: a job checkpointed by an older worker resumes on this one.
+  for (int s = 0; s < 3; ++s) per_server[s].clear();
+  ReadPieces(dir, 2, per_server);
+  for (int s = 0; s < 3; ++s) {
+    ShardClient client(servers[s].Channel());
+    ASSERT_TRUE(client.Commit("ckpt-test", 2, 1, per_server[s], 3, 0).ok());
   }
   auto load_env = env;
   load_env["MW_MODE"] = "load";

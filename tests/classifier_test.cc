@@ -3,8 +3,13 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+#include <vector>
+
 #include "common/process_group.h"
 #include "worker/classifier/classifier.h"
+#include "worker/classifier/sampled_classifier.h"
 #include "worker/comm/gang_communicator.h"
 #include "worker/comm/gloo_communicator.h"
 #include "worker/comm/torch_device.h"
@@ -119,6 +124,64 @@ TEST(Classifier, CreateRejectsAnInvalidConfig) {
     EXPECT_NE(on_gpu.message().find("device cuda:0"), std::string::npos) << on_gpu.message();
     EXPECT_EQ(classifier, nullptr);
   }
+}
+
+TEST(SampledClasses, DrawDistinctIsUniformDistinctAndSeeded) {
+  EXPECT_EQ(DrawDistinct(7, 10, 10), (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+  EXPECT_TRUE(DrawDistinct(7, 10, 0).empty());
+  // 14.2M rows, as a rank of an ImageNet-21K job would hold: the draw costs m, not n.
+  const std::vector<int64_t> big = DrawDistinct(1, 14200000, 1000);
+  ASSERT_EQ(big.size(), 1000u);
+  EXPECT_TRUE(std::adjacent_find(big.begin(), big.end(), std::greater_equal<int64_t>()) ==
+              big.end());  // strictly ascending, so distinct
+  EXPECT_GE(big.front(), 0);
+  EXPECT_LT(big.back(), 14200000);
+  EXPECT_EQ(DrawDistinct(1, 14200000, 1000), big);
+  EXPECT_NE(DrawDistinct(2, 14200000, 1000), big);
+  // Uniform: over 20,000 draws of 10 of 100 each value comes up ~2,000 times (binomial,
+  // sd ~42); the bounds are 7 sd, and the draws are seeded, so the check cannot flake.
+  std::vector<int> counts(100);
+  for (uint64_t seed = 0; seed < 20000; ++seed) {
+    for (int64_t v : DrawDistinct(seed, 100, 10)) ++counts[static_cast<size_t>(v)];
+  }
+  for (int v = 0; v < 100; ++v) {
+    EXPECT_GT(counts[v], 1700) << v;
+    EXPECT_LT(counts[v], 2300) << v;
+  }
+}
+
+TEST(SampledClasses, AStepDrawsWhatItsPositionSays) {
+  GangOptions options;
+  options.store_port = FreeLoopbackPort();
+  std::unique_ptr<Communicator> comm;
+  ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
+  ClassifierConfig c = SmallConfig();
+  c.num_classes = 1000;
+  c.smoothing = 0;
+  c.sampled_classes = 20;
+  std::unique_ptr<Classifier> classifier;
+  ASSERT_TRUE(Classifier::Create(ClassifierLayout::kSharded, c, comm.get(), &classifier).ok());
+  auto& sampled = dynamic_cast<SampledClassifier&>(*classifier);
+  const at::Tensor features = at::randn({4, c.dim});
+  const at::Tensor ids = at::arange(4, at::TensorOptions().dtype(at::kLong));
+  const auto classes_at = [&](int64_t epoch, int64_t step) {
+    sampled.set_position(epoch, step);
+    StepResult result;
+    EXPECT_TRUE(sampled.Step(features, ids, at::Tensor(), 0.1, &result).ok());
+    return sampled.last_classes();
+  };
+  const at::Tensor first = classes_at(3, 17);
+  EXPECT_GE(first.size(0), 20);  // the batch's 4 classes and 20 drawn, which may overlap
+  EXPECT_LE(first.size(0), 24);
+  const at::Tensor next = classes_at(3, 18);
+  EXPECT_FALSE(at::equal(first, next));
+  // A resumed job sets the position it resumed at and draws what it drew before.
+  EXPECT_TRUE(at::equal(classes_at(3, 17), first));
+  // Without a new position the next step moves on by itself.
+  EXPECT_TRUE(at::equal(sampled.last_classes(), first));
+  StepResult result;
+  ASSERT_TRUE(sampled.Step(features, ids, at::Tensor(), 0.1, &result).ok());
+  EXPECT_TRUE(at::equal(sampled.last_classes(), next));
 }
 
 struct Layout {

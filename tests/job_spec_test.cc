@@ -78,14 +78,19 @@ TEST(ClassifierMemory, ImageNet21KOnSixtyFourRanks) {
   EXPECT_EQ(m.rows, 221875);
   EXPECT_EQ(m.weights, 221875LL * 128 * 4);  // 114 MB
   EXPECT_EQ(m.momentum, m.weights);
-  EXPECT_EQ(m.neighbors, 221875LL * 100 * 8);
+  EXPECT_EQ(m.neighbors, 221875LL * 100 * 4);  // int32 ids
   EXPECT_EQ(m.routed_neighbors, m.neighbors);
+  EXPECT_EQ(m.refresh, 3 * 221875LL * 100 * 12 + 3 * m.weights);
   EXPECT_EQ(m.snapshot, 2 * m.weights + m.neighbors);  // a checkpoint's copy, mid-epoch
-  EXPECT_EQ(m.host(), 2 * m.neighbors + m.snapshot);
+  EXPECT_EQ(m.host(), 2 * m.neighbors + m.refresh + m.snapshot);
   EXPECT_EQ(m.logits, 2LL * 4096 * 1024 * 4 + (1LL << 30));  // a block, its gradient, cache
   c.logit_cache_bytes = -1;  // every block kept: B x |C_r|, the paper's 3.6 GB
   EXPECT_EQ(EstimateClassifierMemory(c, 64, 4096).logits,
             2LL * 4096 * 1024 * 4 + 4096LL * 221875 * 4);
+  c.smoothing = 0;  // no top-k table at all
+  const ClassifierMemory plain = EstimateClassifierMemory(c, 64, 4096);
+  EXPECT_EQ(plain.neighbors + plain.routed_neighbors + plain.refresh, 0);
+  EXPECT_EQ(plain.snapshot, 2 * plain.weights);
 }
 
 TEST(JobSpec, EachInvalidFieldIsNamed) {
@@ -258,8 +263,10 @@ TEST(CapacityPlan, SizesTheClassifierAndTheShardServersDisks) {
   EXPECT_NE(plan.find("221831 rows"), std::string::npos) << plan;
   EXPECT_NE(plan.find("momentum: 14.54 GB"), std::string::npos) << plan;
   EXPECT_NE(plan.find("= 5.45 GB"), std::string::npos) << plan;
-  // A checkpoint's host copy: 221831 x (128 x 4 B x 2 + 100 x 8 B) = 0.38 GiB.
-  EXPECT_NE(plan.find("checkpoint snapshot 0.38"), std::string::npos) << plan;
+  // A checkpoint's host copy: 221831 x (128 x 4 B x 2 + 100 x 4 B) = 0.29 GiB.
+  EXPECT_NE(plan.find("checkpoint snapshot 0.29"), std::string::npos) << plan;
+  // The refresh: 3 x 221831 x 100 x 12 B of candidates + 3 x 221831 x 128 x 4 B of shards.
+  EXPECT_NE(plan.find("its refresh 1.06"), std::string::npos) << plan;
 }
 
 }  // namespace

@@ -38,13 +38,19 @@ Status ReadRowTensor(const std::vector<ShardClient*>& servers, const RowPartitio
     if (last <= first) continue;
     std::string bytes;
     MW_RETURN_IF_ERROR(servers[s]->ReadRows(job_id, checkpoint, name, first, last, &bytes));
+    char* into = static_cast<char*>(rows.data_ptr()) + (first - begin) * row_bytes;
+    if (rows.scalar_type() == at::kInt && bytes.size() == 2 * (last - first) * row_bytes) {
+      // Top-k ids as int64, as checkpoints before the table became int32 stored them.
+      at::Tensor wide = at::from_blob(bytes.data(), {last - first, rows.size(1)}, at::kLong);
+      at::from_blob(into, {last - first, rows.size(1)}, at::kInt).copy_(wide);
+      continue;
+    }
     if (bytes.size() != (last - first) * row_bytes) {
       return Status::DataLoss(name + ": server " + std::to_string(s) + " sent " +
                               std::to_string(bytes.size()) + " bytes for rows [" +
                               std::to_string(first) + ", " + std::to_string(last) + ")");
     }
-    std::memcpy(static_cast<char*>(rows.data_ptr()) + (first - begin) * row_bytes, bytes.data(),
-                bytes.size());
+    std::memcpy(into, bytes.data(), bytes.size());
   }
   return Status::Ok();
 }

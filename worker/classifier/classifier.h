@@ -51,6 +51,14 @@ class Classifier {
 
   void set_keep_weight_grad(bool keep) { keep_weight_grad_ = keep; }
 
+  // Where the next Step stands in training. A layout that draws at random (sampled classes)
+  // seeds each step's draw from it, so a job resumed from a checkpoint draws what the
+  // uninterrupted job drew. A sampled Step moves it one step on.
+  void set_position(int64_t epoch, int64_t step) {
+    epoch_ = epoch;
+    step_ = step;
+  }
+
  protected:
   Classifier(const ClassifierConfig& config, Communicator* comm, int64_t row_begin,
              int64_t row_end);
@@ -64,6 +72,8 @@ class Classifier {
   at::Tensor momentum_;
   std::unique_ptr<ShardSoftmax> softmax_;  // over weights_
   bool keep_weight_grad_ = false;
+  int64_t epoch_ = 0;
+  int64_t step_ = 0;
 };
 
 // Checks a step's inputs against the config: shapes, types, id ranges, self-neighbours.

@@ -1,6 +1,8 @@
 #include "worker/classifier/classifier_config.h"
 
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <sstream>
 
 namespace mw {
@@ -69,6 +71,10 @@ Status ClassifierConfig::Validate(int world_size) const {
   }
   if (smoothing > 0 && top_k == 0) {
     return Invalid("top_k", top_k, "must be >= 1 when smoothing > 0");
+  }
+  if (smoothing > 0 && num_classes > std::numeric_limits<int32_t>::max()) {
+    return Invalid("num_classes", num_classes,
+                   "must be < 2^31 with smoothing on (the top-k table holds int32 ids)");
   }
   if (!(momentum >= 0 && momentum < 1)) return Invalid("momentum", momentum, "must be in [0, 1)");
   if (!(weight_decay >= 0) || !std::isfinite(weight_decay)) {

@@ -18,19 +18,23 @@ std::string GiB(int64_t bytes) {
 std::string ClassifierMemory::ToString() const {
   return GiB(total()) + " GiB (weights " + GiB(weights) + ", momentum " + GiB(momentum) +
          ", logits " + GiB(logits) + ", top-k table " + GiB(neighbors) + ", its routed copy " +
-         GiB(routed_neighbors) + ", checkpoint snapshot " + GiB(snapshot) + ")";
+         GiB(routed_neighbors) + ", its refresh " + GiB(refresh) + ", checkpoint snapshot " +
+         GiB(snapshot) + ")";
 }
 
 ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int world_size,
                                           int64_t global_batch) {
-  constexpr int64_t kFloat = 4, kId = 8;
+  constexpr int64_t kFloat = 4, kId = 4, kCandidate = 4 + 8;
   ClassifierMemory m;
   const int64_t w = std::max(1, world_size);
   m.rows = (config.num_classes + w - 1) / w;
   m.weights = m.rows * config.dim * kFloat;
   m.momentum = m.weights;
-  m.neighbors = m.rows * config.top_k * kId;
-  m.routed_neighbors = m.neighbors;  // the sampler gives each rank ceil(N / W) instances too
+  if (config.smoothing > 0) {
+    m.neighbors = m.rows * config.top_k * kId;
+    m.routed_neighbors = m.neighbors;  // the sampler gives each rank ceil(N / W) instances too
+    m.refresh = 3 * m.rows * config.top_k * kCandidate + 3 * m.weights;
+  }
   m.snapshot = m.weights + m.momentum + m.neighbors;
   const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;
   const int64_t logit = LogitBytes(config.precision);

@@ -1,15 +1,31 @@
 #include "worker/classifier/sampled_classifier.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <cmath>
+#include <unordered_set>
 
 #include "common/split_mix.h"
 #include "worker/classifier/shard_softmax.h"
 #include "worker/classifier/smoothed_targets.h"
 
 namespace mw {
+
+std::vector<int64_t> DrawDistinct(uint64_t seed, int64_t n, int64_t m) {
+  SplitMix64 random(seed);
+  std::unordered_set<int64_t> chosen;
+  chosen.reserve(static_cast<size_t>(m));
+  // For j = n - m .. n - 1, take a value of [0, j]; when it was taken already, j (which no
+  // earlier round could take) instead. Each m-subset comes out with probability 1 / C(n, m).
+  for (int64_t j = n - m; j < n; ++j) {
+    const auto t = static_cast<int64_t>(random.Below(static_cast<uint64_t>(j) + 1));
+    chosen.insert(chosen.count(t) ? j : t);
+  }
+  std::vector<int64_t> out(chosen.begin(), chosen.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
 
 SampledClassifier::SampledClassifier(const ClassifierConfig& config, Communicator* comm,
                                      int64_t row_begin, int64_t row_end)
@@ -18,9 +34,7 @@ SampledClassifier::SampledClassifier(const ClassifierConfig& config, Communicato
       // over all N whatever W is.
       draws_(std::llround(static_cast<double>(config.sampled_classes) *
                           static_cast<double>(row_end - row_begin) /
-                          static_cast<double>(config.num_classes))),
-      generator_(at::make_generator<at::CPUGeneratorImpl>(
-          MixSeed(config.sampling_seed, 0x5a3b1ed, static_cast<uint64_t>(comm->rank())))) {}
+                          static_cast<double>(config.num_classes))) {}
 
 at::Tensor SampledClassifier::ChooseRows(const at::Tensor& labels) {
   const int64_t rows = row_end_ - row_begin_;
@@ -28,7 +42,10 @@ at::Tensor SampledClassifier::ChooseRows(const at::Tensor& labels) {
   at::Tensor flat = labels.reshape(-1).cpu();
   at::Tensor own =
       flat.masked_select((flat >= row_begin_).logical_and_(flat < row_end_)) - row_begin_;
-  at::Tensor drawn = at::randperm(rows, generator_, longs).narrow(0, 0, std::min(draws_, rows));
+  const uint64_t seed =
+      MixSeed(config_.sampling_seed ^ 0x5a3b1ed, static_cast<uint64_t>(comm_->rank()),
+              static_cast<uint64_t>(epoch_), static_cast<uint64_t>(step_));
+  at::Tensor drawn = at::tensor(DrawDistinct(seed, rows, std::min(draws_, rows)), longs);
   return std::get<0>(at::_unique(at::cat({own, drawn}), /*sorted=*/true));
 }
 
@@ -37,6 +54,7 @@ Status SampledClassifier::Step(const at::Tensor& features, const at::Tensor& ids
   GlobalBatch batch;
   MW_RETURN_IF_ERROR(Gather(features, ids, neighbors, &batch));
   const at::Tensor chosen = ChooseRows(batch.labels).to(weights_.device());
+  ++step_;
   last_classes_ = chosen.cpu() + row_begin_;
   at::Tensor rows = weights_.index_select(0, chosen);
   at::Tensor momentum = momentum_.index_select(0, chosen);

@@ -6,11 +6,17 @@
 // step's, over that subset; only the subset's rows and momentum change.
 #pragma once
 
-#include <ATen/core/Generator.h>
+#include <cstdint>
+#include <vector>
 
 #include "worker/classifier/sharded_classifier.h"
 
 namespace mw {
+
+// `m` distinct values of [0, n), each m-subset equally likely, ascending: Floyd's algorithm,
+// O(m) draws and memory whatever n is (a permutation of the shard would cost O(N/W) per
+// step). The same (seed, n, m) give the same values on every build.
+std::vector<int64_t> DrawDistinct(uint64_t seed, int64_t n, int64_t m);
 
 class SampledClassifier final : public ShardedClassifier {
  public:
@@ -26,11 +32,10 @@ class SampledClassifier final : public ShardedClassifier {
 
  private:
   // Local row numbers, ascending and distinct: this rank's rows among `labels`, and its share
-  // of the uniform draw.
+  // of the uniform draw, seeded by the step's position (so a resumed job draws the same).
   at::Tensor ChooseRows(const at::Tensor& labels);
 
   int64_t draws_;  // rows drawn from this rank's shard per step
-  at::Generator generator_;
   at::Tensor last_classes_;
 };
 

@@ -59,13 +59,6 @@ void ScoreShards(const Shard& a, TopKRows& a_heaps, const Shard& b, TopKRows* b_
   }
 }
 
-// Whether rank `giver` multiplies (part of) its shard by `taker`'s, and so sends `taker`
-// candidates: at ring distance 1..W/2.
-bool Gives(int giver, int taker, int world) {
-  const int distance = (taker - giver + world) % world;
-  return distance >= 1 && distance <= world / 2;
-}
-
 // At distance exactly W/2 (W even) both ranks of a pair visit each other. The product is
 // split so each does half and every entry is computed once: the lower rank takes the top
 // half of its rows against all of the visitor's, the upper rank all of its rows against the
@@ -120,12 +113,14 @@ Status RefreshTopK(Communicator& comm, const at::Tensor& shard, int64_t num_rows
   heaps.Reset();
   ScoreShards(mine, heaps, mine, &heaps, /*self=*/true, options);
 
-  // Visit the shards at ring distance 1..W/2, collecting candidates for their owners.
-  std::vector<at::Tensor> gift_scores(static_cast<size_t>(world));
-  std::vector<at::Tensor> gift_ids(static_cast<size_t>(world));
+  // Visit the shards at ring distance 1..W/2, collecting candidates for their owners. Each
+  // visit's candidates go to the visited shard's owner at once, and the ones collected for
+  // this rank's rows by the rank at the same distance behind come back: a rank holds one
+  // visit's candidates at a time, O(N/W) memory where keeping all W/2 would be O(N).
   at::Tensor held = mine.unit;
   for (int step = 1; step <= world / 2; ++step) {
     const int visiting = (rank + step) % world;
+    const int giver = (rank - step + world) % world;
     at::Tensor next = at::empty({partition.size(visiting), dim}, held.options());
     std::vector<int64_t> send_counts(static_cast<size_t>(world), 0);
     std::vector<int64_t> recv_counts(static_cast<size_t>(world), 0);
@@ -134,47 +129,26 @@ Status RefreshTopK(Communicator& comm, const at::Tensor& shard, int64_t num_rows
     MW_RETURN_IF_ERROR(
         comm.AllToAll(ViewOf(held), send_counts, ViewOf(next), recv_counts).Annotate("top-k ring"));
     held = next;
-    if (!Gives(rank, visiting, world)) continue;
-    const auto v = static_cast<size_t>(visiting);
-    gift_scores[v] = at::empty({held.size(0), k}, out->scores.options());
-    gift_ids[v] = at::empty({held.size(0), k}, out->ids.options());
-    TopKRows gifts(gift_scores[v].data_ptr<float>(), gift_ids[v].data_ptr<int64_t>(), held.size(0),
-                   k);
+    at::Tensor gift_scores = at::empty({held.size(0), k}, out->scores.options());
+    at::Tensor gift_ids = at::empty({held.size(0), k}, out->ids.options());
+    TopKRows gifts(gift_scores.data_ptr<float>(), gift_ids.data_ptr<int64_t>(), held.size(0), k);
     gifts.Reset();
     ScoreVisit(mine, heaps, Shard{held, partition.begin(visiting)}, gifts, rank, step, world,
                options);
-  }
-
-  // Hand each owner the candidates collected for its rows, and merge those received.
-  std::vector<at::Tensor> send_scores, send_ids;
-  std::vector<int64_t> send_counts(static_cast<size_t>(world), 0);
-  std::vector<int64_t> recv_counts(static_cast<size_t>(world), 0);
-  for (int q = 0; q < world; ++q) {
-    const auto qi = static_cast<size_t>(q);
-    if (gift_scores[qi].defined()) {
-      send_scores.push_back(gift_scores[qi].reshape(-1));
-      send_ids.push_back(gift_ids[qi].reshape(-1));
-      send_counts[qi] = gift_scores[qi].numel();
-    }
-    if (Gives(q, rank, world)) recv_counts[qi] = rows * k;
-  }
-  int64_t received = 0;
-  for (int64_t c : recv_counts) received += c;
-  if (world > 1) {
-    const auto f32 = at::TensorOptions().dtype(at::kFloat);
-    const auto i64 = at::TensorOptions().dtype(at::kLong);
-    at::Tensor out_scores = send_scores.empty() ? at::empty({0}, f32) : at::cat(send_scores);
-    at::Tensor out_ids = send_ids.empty() ? at::empty({0}, i64) : at::cat(send_ids);
-    at::Tensor in_scores = at::empty({received}, f32);
-    at::Tensor in_ids = at::empty({received}, i64);
+    std::fill(send_counts.begin(), send_counts.end(), 0);
+    std::fill(recv_counts.begin(), recv_counts.end(), 0);
+    send_counts[static_cast<size_t>(visiting)] = gift_scores.numel();
+    recv_counts[static_cast<size_t>(giver)] = rows * k;
+    at::Tensor in_scores = at::empty({rows * k}, out->scores.options());
+    at::Tensor in_ids = at::empty({rows * k}, out->ids.options());
     MW_RETURN_IF_ERROR(
-        comm.AllToAll(ViewOf(out_scores), send_counts, ViewOf(in_scores), recv_counts)
+        comm.AllToAll(ViewOf(gift_scores), send_counts, ViewOf(in_scores), recv_counts)
             .Annotate("top-k candidates"));
-    MW_RETURN_IF_ERROR(comm.AllToAll(ViewOf(out_ids), send_counts, ViewOf(in_ids), recv_counts)
+    MW_RETURN_IF_ERROR(comm.AllToAll(ViewOf(gift_ids), send_counts, ViewOf(in_ids), recv_counts)
                            .Annotate("top-k candidates"));
     const float* s = in_scores.data_ptr<float>();
     const int64_t* ids = in_ids.data_ptr<int64_t>();
-    for (int64_t e = 0; e < received; ++e) heaps.Offer((e / k) % rows, s[e], ids[e]);
+    for (int64_t e = 0; e < rows * k; ++e) heaps.Offer(e / k, s[e], ids[e]);
   }
   heaps.SortBestFirst();
   return Status::Ok();

@@ -6,8 +6,8 @@
 // blocks and keeps a running top-k per row (TopKRows). Similarity is symmetric, so each
 // entry of W W^T is computed once, by one of the two ranks that own its row and column,
 // which also collects the column-wise candidates for the other's rows and sends them over
-// at the end: half the products of a naive ring, spread evenly over the ranks. Ties go to
-// the smaller row id, as a brute-force sort would.
+// after each visit: half the products of a naive ring, spread evenly over the ranks, in
+// memory O(N/W) per rank. Ties go to the smaller row id, as a brute-force sort would.
 #pragma once
 
 #include <ATen/core/Tensor.h>

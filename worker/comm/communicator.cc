@@ -8,6 +8,7 @@ namespace mw {
 size_t ElementSize(DataType type) {
   switch (type) {
     case DataType::kFloat32:
+    case DataType::kInt32:
       return 4;
     case DataType::kFloat64:
     case DataType::kInt64:

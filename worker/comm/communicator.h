@@ -15,7 +15,7 @@
 
 namespace mw {
 
-enum class DataType { kFloat32, kFloat64, kInt64 };
+enum class DataType { kFloat32, kFloat64, kInt32, kInt64 };
 
 size_t ElementSize(DataType type);
 

@@ -18,6 +18,8 @@ at::ScalarType ToScalarType(DataType type) {
       return at::kFloat;
     case DataType::kFloat64:
       return at::kDouble;
+    case DataType::kInt32:
+      return at::kInt;
     case DataType::kInt64:
       return at::kLong;
   }

@@ -19,6 +19,8 @@ ncclDataType_t ToNccl(DataType type) {
       return ncclFloat32;
     case DataType::kFloat64:
       return ncclFloat64;
+    case DataType::kInt32:
+      return ncclInt32;
     case DataType::kInt64:
       return ncclInt64;
   }

@@ -14,11 +14,14 @@ BufferView ViewOf(const at::Tensor& t) {
     case at::kDouble:
       type = DataType::kFloat64;
       break;
+    case at::kInt:
+      type = DataType::kInt32;
+      break;
     case at::kLong:
       type = DataType::kInt64;
       break;
     default:
-      TORCH_CHECK(false, "communicator buffers carry float32, float64 or int64, not ",
+      TORCH_CHECK(false, "communicator buffers carry float32, float64, int32 or int64, not ",
                   t.scalar_type());
   }
   return BufferView{t.data_ptr(), t.numel(), type};

@@ -69,7 +69,7 @@ Status Trainer::Create(const TrainerConfig& config, Communicator* comm, const Da
       Classifier::Create(ClassifierLayout::kSharded, c.classifier, comm, &trainer->classifier_));
   if (c.classifier.smoothing > 0) {
     trainer->neighbor_rows_ =
-        at::zeros({trainer->classifier_->weights().size(0), c.classifier.top_k}, at::kLong);
+        at::zeros({trainer->classifier_->weights().size(0), c.classifier.top_k}, at::kInt);
   }
   // Every rank starts from the same network: seeded, not broadcast.
   torch::manual_seed(c.seed);
@@ -264,7 +264,7 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
     at::Tensor neighbors;
     if (config_.classifier.smoothing > 0) {
       const at::Tensor rows = neighbors_.narrow(0, step * b, b);
-      neighbors = at::cat({rows, rows}).to(device_);
+      neighbors = at::cat({rows, rows}).to(device_, at::kLong);
     }
 
     at::Tensor embeddings;
@@ -274,6 +274,7 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
     }
     StepResult result;
     const double classifier_lr = LearningRate(config_.classifier_lr, epoch, step);
+    classifier_->set_position(epoch, step);
     MW_RETURN_IF_ERROR(classifier_->Step(embeddings.detach().to(at::kFloat), labels, neighbors,
                                          classifier_lr, &result));
     model_->optimizer->zero_grad();

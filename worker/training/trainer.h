@@ -47,10 +47,12 @@ class Trainer {
   Status RefreshNeighbors(int64_t epoch);
   // Routes neighbor_rows() as they are (loaded from a mid-epoch checkpoint) for `epoch`.
   Status RouteNeighbors(int64_t epoch);
-  // This rank's rows of the top-k table, [rows, k] int64, as of the last refresh: writable,
+  // This rank's rows of the top-k table, [rows, k] int32, as of the last refresh: writable,
   // so a checkpoint loads into them; undefined when label smoothing is off (no table). A
   // mid-epoch checkpoint stores them: the epoch's targets come from the weights at its
-  // start, which are gone by then.
+  // start, which are gone by then. Ids are int32 (N < 2^31, which the job spec enforces):
+  // at 14.2M rows and k = 100 the table and its routed copy take 11 GiB as int32, 21 as
+  // int64.
   at::Tensor neighbor_rows() const { return neighbor_rows_; }
 
   // Steps [first_step, last_step) of `epoch`; mean loss over them in *mean_loss.
@@ -124,8 +126,8 @@ class Trainer {
   Augmenter augmenter_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<Classifier> classifier_;
-  at::Tensor neighbor_rows_;  // [this rank's classifier rows, k]
-  at::Tensor neighbors_;      // [ids this rank loads this epoch, k], in sampler order
+  at::Tensor neighbor_rows_;  // [this rank's classifier rows, k] int32
+  at::Tensor neighbors_;      // [ids this rank loads this epoch, k] int32, in sampler order
   std::function<void(const StepStats&)> step_observer_;
 };
 
