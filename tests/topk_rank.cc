@@ -5,6 +5,8 @@
 //   topk_rank random   Gaussian rows; scores must match brute force to 1e-5 and every id
 //                      must carry the score returned for it
 //   topk_rank route    rows routed to the ranks that load them
+//   topk_rank knn      the kNN monitor over the ranks' parts of the training features, in
+//                      small blocks, predicts what one brute-force vote over all of them does
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -17,6 +19,7 @@
 #include "tests/support/check.h"
 #include "worker/classifier/topk_refresh.h"
 #include "worker/comm/gloo_communicator.h"
+#include "worker/training/knn_monitor.h"
 
 namespace mw {
 namespace {
@@ -120,11 +123,42 @@ void Route(Communicator& comm) {
   }
 }
 
+void Knn(Communicator& comm) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  const int64_t n = 203, t = 37, d = 8;
+  const at::Tensor train = at::randn({n, d}, gen, at::TensorOptions().dtype(at::kFloat));
+  const at::Tensor labels = at::randint(5, {n}, gen, at::TensorOptions().dtype(at::kLong));
+  const at::Tensor test = at::randn({t, d}, gen, at::TensorOptions().dtype(at::kFloat));
+  KnnOptions options;
+  options.num_classes = 5;
+  options.temperature = 0.1;
+  options.block = 10;               // 37 test rows: four blocks, the last short
+  options.train_block = 9;          // each part in several blocks
+  for (int64_t k : {1, 20, 300}) {  // 300 > N: every training feature votes
+    options.k = k;
+    const auto unit = [](const at::Tensor& x) { return x / x.norm(2, {1}, true); };
+    auto [sims, index] = unit(test).mm(unit(train).t()).topk(std::min(k, n), 1);
+    at::Tensor tally = at::zeros({t, 5}, at::kFloat);
+    tally.scatter_add_(1, labels.index_select(0, index.reshape(-1)).view(index.sizes()),
+                       (sims / options.temperature).exp());
+    const at::Tensor expected = tally.argmax(1);
+    const RowPartition partition(n, comm.world_size());
+    const int64_t begin = partition.begin(comm.rank()), rows = partition.size(comm.rank());
+    at::Tensor predicted;
+    MW_CHECK_OK(KnnPredict(comm, train.narrow(0, begin, rows), labels.narrow(0, begin, rows), test,
+                           options, &predicted));
+    MW_CHECK(predicted.equal(expected), "k = %lld: %lld of %lld predictions differ",
+             static_cast<long long>(k),
+             static_cast<long long>(predicted.ne(expected).sum().item<int64_t>()),
+             static_cast<long long>(t));
+  }
+}
+
 }  // namespace
 }  // namespace mw
 
 int main(int argc, char** argv) {
-  MW_CHECK(argc == 2, "usage: topk_rank exact|random|route");
+  MW_CHECK(argc == 2, "usage: topk_rank exact|random|route|knn");
   at::set_num_threads(1);
   mw::GangOptions options;
   MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
@@ -140,6 +174,8 @@ int main(int argc, char** argv) {
     for (int64_t k : {1, 7}) mw::CheckRefresh(*comm, rows, k, /*exact=*/false);
   } else if (mode == "route") {
     mw::Route(*comm);
+  } else if (mode == "knn") {
+    mw::Knn(*comm);
   } else {
     MW_CHECK(false, "unknown mode %s", argv[1]);
   }

@@ -1,4 +1,5 @@
-// The distributed top-k refresh against brute force, and row routing, on 1-4 real processes.
+// The distributed top-k refresh against brute force, row routing, and the distributed kNN
+// monitor against one brute-force vote, on 1-4 real processes.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -27,7 +28,7 @@ INSTANTIATE_TEST_SUITE_P(ModesAndWorldSizes, TopKRefresh,
                          ::testing::Values(Run{"exact", 1}, Run{"exact", 2}, Run{"exact", 3},
                                            Run{"exact", 4}, Run{"random", 1}, Run{"random", 2},
                                            Run{"random", 3}, Run{"route", 1}, Run{"route", 2},
-                                           Run{"route", 3}),
+                                           Run{"route", 3}, Run{"knn", 1}, Run{"knn", 3}),
                          [](const ::testing::TestParamInfo<Run>& info) {
                            return std::string(info.param.mode) + "_W" +
                                   std::to_string(info.param.world_size);

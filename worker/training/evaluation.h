@@ -1,7 +1,8 @@
 // Evaluation of the backbone during and after training, on a labelled train/test pair:
-// kNN monitor and linear probe on frozen features. Collective: every rank extracts a part
-// of the features, then the two scorers run on different ranks at once (both on rank 0 when
-// alone) and every rank returns both figures.
+// kNN monitor and linear probe on frozen features. Collective: every rank extracts its part
+// of the training features and scores the test set against it (knn_monitor.h); the linear
+// probe, when asked for, gathers every training feature and trains on rank 0. Every rank
+// returns both figures.
 #pragma once
 
 #include "common/status.h"
@@ -28,7 +29,7 @@ struct Evaluation {
 Status Evaluate(Trainer& trainer, const Dataset& train, const Dataset& test,
                 const EvaluationOptions& options, Evaluation* out);
 
-// The labels of every image of a labelled dataset: [data.size()] int64.
-at::Tensor Labels(const Dataset& data);
+// The labels of images [begin, begin + count) of a labelled dataset: [count] int64.
+at::Tensor Labels(const Dataset& data, int64_t begin, int64_t count);
 
 }  // namespace mw

@@ -305,22 +305,31 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
   return AverageBatchNormStatistics();
 }
 
-Status Trainer::Features(const Dataset& data, at::Tensor* out) {
+Status Trainer::FeaturesPart(const Dataset& data, at::Tensor* out) {
   torch::NoGradGuard no_grad;
   model_->backbone->eval();
   const RowPartition partition(data.size(), comm_->world_size());
   const int64_t begin = partition.begin(comm_->rank());
   const int64_t dim = model_->backbone->feature_dim();
-  // Parts differ by at most one image: pad each to the largest, gather, drop the padding.
-  at::Tensor mine = at::zeros({partition.max_size(), dim});
+  *out = at::empty({partition.size(comm_->rank()), dim});
   constexpr int64_t kChunk = 512;
   for (int64_t i = 0; i < partition.size(comm_->rank()); i += kChunk) {
     const int64_t n = std::min(kChunk, partition.size(comm_->rank()) - i);
     at::Tensor images;
     MW_RETURN_IF_ERROR(PlainImages(data, augmenter_, begin + i, n, &images));
-    mine.narrow(0, i, n).copy_(model_->backbone->Features(images.to(device_)));
+    out->narrow(0, i, n).copy_(model_->backbone->Features(images.to(device_)));
   }
-  at::Tensor all = at::empty({comm_->world_size(), partition.max_size(), dim});
+  return Status::Ok();
+}
+
+Status Trainer::Features(const Dataset& data, at::Tensor* out) {
+  const RowPartition partition(data.size(), comm_->world_size());
+  at::Tensor part;
+  MW_RETURN_IF_ERROR(FeaturesPart(data, &part));
+  // Parts differ by at most one image: pad each to the largest, gather, drop the padding.
+  at::Tensor mine = at::zeros({partition.max_size(), part.size(1)});
+  mine.narrow(0, 0, part.size(0)).copy_(part);
+  at::Tensor all = at::empty({comm_->world_size(), partition.max_size(), part.size(1)});
   MW_RETURN_IF_ERROR(host_comm_->AllGather(ViewOf(mine), ViewOf(all)));
   std::vector<at::Tensor> parts;
   for (int q = 0; q < comm_->world_size(); ++q) {

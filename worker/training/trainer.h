@@ -66,6 +66,9 @@ class Trainer {
   // [data.size(), feature_dim] on every rank. Each rank extracts a contiguous part; an
   // all-gather joins them.
   Status Features(const Dataset& data, at::Tensor* out);
+  // This rank's part of them, without the gather: the images RowPartition(data.size(), W)
+  // gives it, [its part's size, feature_dim].
+  Status FeaturesPart(const Dataset& data, at::Tensor* out);
 
   // L2-normalised embeddings of images [first, first + count) of `data`, un-augmented. With
   // batch_statistics the network runs in train mode: BN normalises by the batch and updates
