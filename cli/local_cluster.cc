@@ -1,8 +1,10 @@
 #include "cli/local_cluster.h"
 
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "common/durable_file.h"
@@ -49,6 +51,8 @@ Status LocalCluster::Start(const LocalClusterOptions& options, std::unique_ptr<L
                                           &cluster->coordinator_address_));
   cluster->workers_.resize(static_cast<size_t>(options.workers));
   for (int w = 0; w < options.workers; ++w) MW_RETURN_IF_ERROR(cluster->StartWorker(w));
+  if (options.restart_exited)
+    cluster->supervisor_ = std::thread([c = cluster.get()] { c->Supervise(); });
   *out = std::move(cluster);
   return Status::Ok();
 }
@@ -191,7 +195,70 @@ void LocalCluster::Stop() {
   std::call_once(stopped_, [this] { StopOnce(); });
 }
 
+pid_t LocalCluster::ProcessId(const std::string& name) {
+  std::lock_guard<std::mutex> lock(supervisor_mutex_);
+  if (name == "coordinator") return coordinator_.pid();
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    if (name == "worker-" + std::to_string(i)) return workers_[i].pid();
+  }
+  for (size_t i = 0; i < shards_.size(); ++i) {
+    if (name == "shard-server-" + std::to_string(i)) return shards_[i].pid();
+  }
+  return -1;
+}
+
+void LocalCluster::Supervise() {
+  std::unique_lock<std::mutex> lock(supervisor_mutex_);
+  // Every process started just now: a back-off measures from here.
+  for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
+    backoff_["shard-server-" + std::to_string(s)] = Backoff{};
+  }
+  backoff_["coordinator"] = Backoff{};
+  for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+    backoff_["worker-" + std::to_string(w)] = Backoff{};
+  }
+  while (!supervisor_wake_.wait_for(lock, std::chrono::milliseconds(200),
+                                    [this] { return stopping_; })) {
+    const auto check = [&](const std::string& name, ChildProcess& process,
+                           const std::function<Status()>& restart) {
+      if (process.running()) return;
+      Backoff& b = backoff_[name];
+      const auto now = std::chrono::steady_clock::now();
+      if (b.exited <= b.started) {  // just seen to have exited
+        b.exited = now;
+        b.delay = now - b.started < std::chrono::minutes(1)
+                      ? std::min(b.delay * 2, std::chrono::seconds(60))
+                      : std::chrono::seconds(1);
+        std::fprintf(stderr, "mwctl local: %s exited (code %d); restarting it in %lld s\n",
+                     name.c_str(), process.exit_code(), static_cast<long long>(b.delay.count()));
+        return;
+      }
+      if (now - b.exited < b.delay) return;
+      b.started = now;
+      if (const Status s = restart(); !s.ok()) {
+        std::fprintf(stderr, "mwctl local: restarting %s: %s\n", name.c_str(),
+                     s.ToString().c_str());
+      }
+    };
+    for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
+      check("shard-server-" + std::to_string(s), shards_[static_cast<size_t>(s)],
+            [&] { return RestartShardServer(s); });
+    }
+    check("coordinator", coordinator_, [&] { return RestartCoordinator(); });
+    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+      check("worker-" + std::to_string(w), workers_[static_cast<size_t>(w)],
+            [&] { return RestartWorker(w); });
+    }
+  }
+}
+
 void LocalCluster::StopOnce() {
+  {
+    std::lock_guard<std::mutex> lock(supervisor_mutex_);
+    stopping_ = true;
+  }
+  supervisor_wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
   const auto terminate = [](std::vector<ChildProcess*> group) {
     for (auto* p : group) p->Signal(SIGTERM);
     for (auto* p : group) {

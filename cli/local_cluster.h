@@ -1,15 +1,20 @@
 // LocalCluster: `mwctl local`, the whole service on one machine: S shard servers, a
 // coordinator and W workers as child processes on loopback, each on a free port, with its
 // data and logs under one directory. Every call between them is authenticated: the cluster
-// makes a token per role under <dir>/auth (the user's is the given one, if any). Stopping
-// sends SIGTERM to the workers, then the coordinator, then the shard servers, waiting for
-// each to exit.
+// makes a token per role under <dir>/auth (the user's is the given one, if any). With
+// restart_exited, a process that exits is started again under its name, port and data, as
+// a pod's restartPolicy: Always would (with the kubelet's back-off when it keeps exiting
+// soon after its start). Stopping sends SIGTERM to the workers, then the coordinator, then
+// the shard servers, waiting for each to exit.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/child_process.h"
@@ -36,6 +41,7 @@ struct LocalClusterOptions {
   // For fault-injection tests: MW_FAULT_POINTS (common/fault_points.h) of a process by name
   // ("coordinator", "shard-server-1", "worker-0"); a restart of that process disarms them.
   std::map<std::string, std::string> fault_points;
+  bool restart_exited = false;  // what `mwctl local` runs with; tests restart by hand
 };
 
 class LocalCluster {
@@ -59,6 +65,9 @@ class LocalCluster {
   ChildProcess& shard_server(int i) { return shards_[static_cast<size_t>(i)]; }
   Status RestartCoordinator();
   Status RestartWorker(int i);
+  // The pid of process `name` ("worker-1", "shard-server-0", "coordinator"), or -1: safe to
+  // call while restart_exited restarts processes (the accessors above are not).
+  pid_t ProcessId(const std::string& name);
   // On its old port and data; armed with `fault_points` (MW_FAULT_POINTS), else none.
   Status RestartShardServer(int i, const std::string& fault_points = "");
 
@@ -79,6 +88,16 @@ class LocalCluster {
 
   Status MakeTokens();
   void StopOnce();
+  // The restart_exited loop: every 200 ms, each process that has exited is started again
+  // once its back-off has passed.
+  void Supervise();
+  // When a process may next be restarted: 1 s after it exited, doubling (to 60 s) while it
+  // keeps exiting within a minute of its start.
+  struct Backoff {
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::chrono::steady_clock::time_point exited{};
+    std::chrono::seconds delay{1};
+  };
   std::string Binary(const std::string& name) const;
 
   LocalClusterOptions options_;
@@ -89,6 +108,11 @@ class LocalCluster {
   std::string user_token_;
   std::vector<std::string> shard_addresses_;
   std::once_flag stopped_;
+  std::mutex supervisor_mutex_;
+  std::condition_variable supervisor_wake_;
+  bool stopping_ = false;                   // under supervisor_mutex_
+  std::map<std::string, Backoff> backoff_;  // by process name; the supervisor's own
+  std::thread supervisor_;
 };
 
 }  // namespace mw

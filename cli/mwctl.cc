@@ -5,7 +5,7 @@
 //   mwctl get ID | list [--state S] | cancel ID | watch ID
 //   mwctl scale ID --workers W [--min-workers M]
 //   mwctl export ID --output backbone.pt --shard-server HOST:PORT
-//   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D]
+//   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D] [--no-restart]
 //   mwctl train --spec F [--workers W]     (the job on bare local ranks, no services)
 //   mwctl plan --spec F --workers W [--instances N] [--shard-servers S] [--keep-checkpoints K]
 //
@@ -154,6 +154,11 @@ int main(int argc, char** argv) {
   local->add_option("--workers", workers, "W")->check(CLI::Range(1, 64));
   local->add_option("--shard-servers", shard_servers, "S")->check(CLI::Range(1, 64));
   local->add_option("--dir", dir, "data and logs (default: a new temporary directory)");
+  bool no_restart = false;
+  local
+      ->add_flag("--no-restart", no_restart,
+                 "leave a process that exits down (by default it is restarted, as a pod is)")
+      ->envname("MW_NO_RESTART");
   CLI::App* train = app.add_subcommand("train", "run a job on bare local ranks, no services");
   train->add_option("--spec", spec_path, "job spec (JSON or YAML)")->required();
   train->add_option("--workers", workers, "ranks (processes)")
@@ -200,6 +205,7 @@ int main(int argc, char** argv) {
     cluster_dir = options.dir;
     options.workers = workers;
     options.shard_servers = shard_servers;
+    options.restart_exited = !no_restart;
     // The connection's certificate serves the whole cluster: mutual TLS everywhere.
     options.tls_ca = connection.tls_ca;
     options.tls_cert = connection.tls_cert;

@@ -1,4 +1,6 @@
 // The service under failures, as real processes on loopback (LocalCluster):
+//  - as `mwctl local` runs it, a worker, a shard server and the coordinator killed at once
+//    are each restarted, on their addresses;
 //  - kill -9 of a gang member after the first checkpoint: the job resumes from that
 //    checkpoint on the surviving worker and a spare, and completes;
 //  - kill -9 of a gang member at a random step of the second epoch, several trials, and a
@@ -33,6 +35,39 @@ using ServiceFailure = ClusterTest;
 // learned nothing fails these.
 constexpr double kLearnedKnn = 0.40;
 constexpr double kLearnedKnnElastic = 0.41;
+
+TEST_F(ServiceFailure, WhatExitsIsRestartedAsAPodWouldBe) {
+  options_.restart_exited = true;  // as `mwctl local` runs
+  ASSERT_TRUE(LocalCluster::Start(options_, &cluster_).ok());
+  const std::vector<std::string> names = {"worker-1", "shard-server-0", "coordinator"};
+  std::map<std::string, pid_t> before;
+  for (const auto& name : names) {
+    before[name] = cluster_->ProcessId(name);
+    ASSERT_GT(before[name], 0) << name;
+    ::kill(before[name], SIGKILL);
+  }
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  // (-1 is a process reaped and not yet restarted; kill(-1, 0) would ask about every process.)
+  const auto restarted = [&](const std::string& name) {
+    const pid_t now = cluster_->ProcessId(name);
+    return now > 0 && now != before[name] && ::kill(now, 0) == 0;
+  };
+  for (const auto& name : names) {
+    while (std::chrono::steady_clock::now() < end && !restarted(name)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(restarted(name)) << name << " was not restarted";
+  }
+  // Each came back where it was: the coordinator answers on its address, with its data, and
+  // the shard server on its own.
+  std::unique_ptr<JobClient> client;
+  ASSERT_TRUE(JobClient::Connect(cluster_->UserConnection(), &client).ok());
+  const std::string id = Submit();
+  v1::Job job;
+  EXPECT_TRUE(client->Get(id, &job).ok());
+  cluster_->Stop();  // and stopping stops the restarts: every process reaped, none started
+  for (const auto& name : names) EXPECT_EQ(cluster_->ProcessId(name), -1) << name;
+}
 
 TEST_F(ServiceFailure, KillNineOfAWorkerResumesFromTheLastCheckpoint) {
   options_.workers = 3;  // a gang of 2 and a spare

@@ -54,6 +54,7 @@ Status Run(const std::string& spec_path) {
   const bool evaluable = test != nullptr && train->num_labels() > 0 && test->num_labels() > 0;
   EvaluationOptions eval_options;
   eval_options.linear_probe = spec.linear_probe;
+  eval_options.train_subset = spec.evaluation_subset;
   if (lead) {
     std::printf(
         "job: train on %s, evaluate on %s; %d ranks, %lld steps per epoch, lr %.4g, "

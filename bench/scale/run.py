@@ -2,21 +2,37 @@
 servers, coordinator, W workers, tokens on every hop) on a synthetic set of N small images.
 
     /usr/bin/python3 bench/scale/run.py --instances 1280000 --workers 2 --shard-servers 2 \\
-        [--steps 20] [--epochs 2] [--smoothing 0.2] [--prior contrastive] [--build build]
+        [--steps 20] [--epochs 2] [--smoothing 0.2] [--prior contrastive] \\
+        [--evaluation-subset 0] [--kill worker --kill shard-server --kill sigterm] \\
+        [--reference] [--build build]
 
 The job: the prior over all N (unless --prior gaussian), per epoch a top-k refresh over all N
 (unless --smoothing 0), --steps training steps (max_steps_per_epoch), a checkpoint; then the
-evaluation. Prints one Markdown table, from the workers' and coordinator's logs and from
-/proc sampled every 0.5 s: each task kind's time (rank 0), the training time each checkpoint
-took (its snapshot) beside its background write, the steps' time, and every process's peak
-RSS beside `mwctl plan`'s classifier estimate per worker. Ends with the job's state; exits 1
-unless it COMPLETED.
+evaluation (its kNN bank the first --evaluation-subset training images; 0: all N).
+
+Fault drills (--kill, in the order given, each once the one before has been recovered from):
+`worker` and `shard-server` kill -9 worker-1 / shard-server-1 just after rank 0 has taken a
+checkpoint's snapshot, so while its pieces stream to the shard servers; `sigterm` sends
+SIGTERM to worker-1 part-way through a training task, so the gang checkpoints mid-epoch
+before it leaves. `mwctl local` restarts what exits, as Kubernetes restarts a pod.
+--reference then runs the same job without drills and compares the two final checkpoints
+byte for byte (classifier rows, momentum, model and backbone).
+
+Prints Markdown tables, from the workers' logs and from /proc sampled every 0.5 s: each task
+kind's time (rank 0), each checkpoint's write throughput beside the disk's sequential rate
+(measured here first, with dd and O_DIRECT), the training time each checkpoint took (its
+snapshot), every process's peak RSS beside `mwctl plan`'s classifier estimate per worker, and
+the drills' outcomes. Exits 1 unless every job COMPLETED (and, with --reference, the final
+checkpoints are identical).
 """
 import argparse
+import glob
+import hashlib
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,36 +40,216 @@ import threading
 import time
 
 
-def peak_rss_by_process(root, stop, peaks):
-    """Samples VmHWM of the processes whose command line names `root` (the cluster's dir)."""
-    while not stop.is_set():
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
+def processes(root):
+    """(pid, name) of the processes whose command line names `root` (a cluster's dir)."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
+            if root.encode() not in b" ".join(cmd):
                 continue
+            name = os.path.basename(cmd[0].decode())
+            if name == "mw_worker":
+                name = cmd[cmd.index(b"--name") + 1].decode()
+            elif name == "mw_shard_server":
+                name = os.path.basename(cmd[cmd.index(b"--data-dir") + 1].decode())
+            elif name == "mw_coordinator":
+                name = "coordinator"
+            else:
+                continue
+            yield int(pid), name
+        except (OSError, ValueError, IndexError):
+            continue
+
+
+def peak_rss_by_process(root, stop, peaks):
+    """Samples VmHWM of every process of the cluster (restarted ones under the same name)."""
+    while not stop.is_set():
+        for pid, name in processes(root):
             try:
-                cmd = open("/proc/%s/cmdline" % pid, "rb").read().split(b"\0")
-                if root.encode() not in b" ".join(cmd):
-                    continue
-                name = os.path.basename(cmd[0].decode())
-                if name == "mw_worker":
-                    name += " " + cmd[cmd.index(b"--name") + 1].decode()
-                if name == "mw_shard_server":
-                    name += " " + os.path.basename(cmd[cmd.index(b"--data-dir") + 1].decode())
-                for line in open("/proc/%s/status" % pid):
+                for line in open("/proc/%d/status" % pid):
                     if line.startswith("VmHWM:"):
-                        kib = int(line.split()[1])
-                        peaks[name] = max(peaks.get(name, 0), kib * 1024)
-            except (OSError, ValueError, IndexError):
+                        peaks[name] = max(peaks.get(name, 0), int(line.split()[1]) * 1024)
+            except OSError:
                 continue
         stop.wait(0.5)
 
 
 def log_lines(path):
-    for line in open(path):
+    try:
+        for line in open(path):
+            try:
+                yield json.loads(line)
+            except ValueError:
+                continue
+    except OSError:
+        return
+
+
+class LogTail:
+    """The JSON records appended to a log since the last call."""
+
+    def __init__(self, path):
+        self.path, self.offset = path, 0
+
+    def new(self):
         try:
-            yield json.loads(line)
-        except ValueError:
+            with open(self.path) as f:
+                f.seek(self.offset)
+                text = f.read()
+        except OSError:
+            return []
+        end = text.rfind("\n") + 1
+        self.offset += len(text[:end].encode())
+        out = []
+        for line in text[:end].splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                continue
+        return out
+
+
+def signal_process(cluster, name, sig):
+    for pid, found in processes(cluster):
+        if found == name:
+            os.kill(pid, sig)
+            return pid
+    return None
+
+
+def drill(cluster, kills, outcomes, stop):
+    """Runs the fault drills, reading rank 0's log (worker-0 stays up throughout)."""
+    tail = LogTail(os.path.join(cluster, "worker-0.log"))
+    pending = list(kills)
+    while pending and not stop.wait(0.1):
+        for record in tail.new():
+            if not pending:
+                break
+            msg = record.get("msg", "")
+            kind = pending[0]
+            if kind in ("worker", "shard-server") and msg == "TASK_CHECKPOINT done":
+                target = "worker-1" if kind == "worker" else "shard-server-1"
+                pid = signal_process(cluster, target, signal.SIGKILL)
+                outcomes.append({"drill": "kill -9 %s" % target, "pid": pid,
+                                 "when": "checkpoint of epoch %s streaming" % record.get("epoch"),
+                                 "at": time.time()})
+                pending.pop(0)
+            elif kind == "sigterm" and msg == "TASK_TRAIN done":
+                # Part-way into the next training task: the gang checkpoints at that step.
+                time.sleep(0.4 * float(record.get("seconds", 1)))
+                pid = signal_process(cluster, "worker-1", signal.SIGTERM)
+                outcomes.append({"drill": "SIGTERM worker-1", "pid": pid,
+                                 "when": "mid-epoch %s" % record.get("epoch"),
+                                 "at": time.time()})
+                pending.pop(0)
+
+
+def disk_rates(directory):
+    """Sequential write (fsync'd) and read rates of the disk under `directory`, bytes/s."""
+    path = os.path.join(directory, "disk_probe")
+    rates = []
+    for cmd in (["dd", "if=/dev/zero", "of=" + path, "bs=8M", "count=128", "oflag=direct",
+                 "conv=fsync"],
+                ["dd", "if=" + path, "of=/dev/null", "bs=8M", "iflag=direct"]):
+        out = subprocess.run(cmd, capture_output=True, text=True).stderr
+        m = re.search(r"(\d+) bytes .* copied, ([\d.]+) s", out)
+        rates.append(int(m.group(1)) / float(m.group(2)) if m else float("nan"))
+    os.remove(path)
+    return rates
+
+
+def final_checkpoint_digests(cluster, checkpoint):
+    """sha256 of every piece of checkpoint `checkpoint`, by name without the gang attempt."""
+    digests = {}
+    for path in glob.glob(os.path.join(cluster, "shard-server-*", "*", "%020d" % checkpoint,
+                                       "*")):
+        name = os.path.basename(path)
+        if not (name.endswith(".rows") or name.endswith(".blob")):
             continue
+        key = re.sub(r"\.a\d+\.", ".", name)
+        digests[key] = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    return digests
+
+
+def run_job(a, spec_path, cluster, kills):
+    mwctl = os.path.join(a.build, "bin", "mwctl")
+    peaks, stop, outcomes = {}, threading.Event(), []
+    sampler = threading.Thread(target=peak_rss_by_process, args=(cluster, stop, peaks))
+    sampler.start()
+    driller = threading.Thread(target=drill, args=(cluster, kills, outcomes, stop))
+    driller.start()
+    started = time.time()
+    try:
+        done = subprocess.run([mwctl, "local", "--spec", spec_path, "--workers", str(a.workers),
+                               "--shard-servers", str(a.shard_servers), "--dir", cluster],
+                              capture_output=True, text=True)
+    finally:
+        stop.set()
+        sampler.join()
+        driller.join()
+    out = done.stdout + done.stderr
+    summary = re.findall(r"^job-\S+ \(.*$", done.stdout, re.M)
+    result = {"wall": time.time() - started, "peaks": peaks, "drills": outcomes,
+              "output": out, "summary": summary[-1] if summary else ""}
+    state = re.findall(r"\b(COMPLETED|FAILED|CANCELLED)\b", result["summary"])
+    result["state"] = state[-1] if state else "no final state"
+    m = re.search(r"checkpoint (\d+):", result["summary"])
+    result["checkpoint"] = int(m.group(1)) if m else 0
+    m = re.search(r"after (\d+) attempt", result["summary"])
+    result["attempts"] = int(m.group(1)) if m else 0
+    tasks, writes = {}, []
+    for record in log_lines(os.path.join(cluster, "worker-0.log")):
+        msg = record.get("msg", "")
+        if msg.endswith(" done") and msg.startswith("TASK_"):
+            tasks.setdefault(msg[:-5], []).append(float(record.get("seconds", 0)))
+    for w in range(a.workers):
+        for record in log_lines(os.path.join(cluster, "worker-%d.log" % w)):
+            msg = record.get("msg", "")
+            if re.match(r"checkpoint \d+ (written|not written)", msg):
+                writes.append((int(msg.split()[1]), w, "not written" not in msg,
+                               int(record.get("bytes", 0)), float(record.get("seconds", 0)),
+                               msg))
+    result["tasks"], result["writes"] = tasks, writes
+    return result
+
+
+def print_report(a, result, planned, disk):
+    print("N = %d, W = %d, S = %d, %d steps per epoch, %d epochs, smoothing %s, prior %s: "
+          "%.0f s in all, %s after %d attempt(s)\n" % (
+              a.instances, a.workers, a.shard_servers, a.steps, a.epochs, a.smoothing, a.prior,
+              result["wall"], result["state"], result["attempts"]))
+    print("| task (rank 0) | count | seconds each |")
+    print("|---|---|---|")
+    for kind in ("TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT",
+                 "TASK_EVALUATE"):
+        times = result["tasks"].get(kind, [])
+        print("| %s | %d | %s |" % (kind, len(times),
+                                   ", ".join("%.2f" % t for t in times) or "-"))
+    print("\nCheckpoint writes, each rank's pieces to the S shard servers in the background; "
+          "the disk here: %.0f MB/s sequential write (O_DIRECT, fsync), %.0f MB/s read.\n"
+          % (disk[0] / 1e6, disk[1] / 1e6))
+    print("| checkpoint | rank | outcome | GB | seconds | MB/s | of the disk's write rate |")
+    print("|---|---|---|---|---|---|---|")
+    for checkpoint, rank, ok, nbytes, seconds, msg in sorted(result["writes"]):
+        rate = nbytes / seconds if ok and seconds > 0 else 0
+        print("| %d | %d | %s | %.2f | %.2f | %s | %s |" % (
+            checkpoint, rank, "written" if ok else msg.split(": ", 1)[-1][:60], nbytes / 1e9,
+            seconds, "%.0f" % (rate / 1e6) if rate else "-",
+            "%.0f %%" % (100 * rate / disk[0]) if rate else "-"))
+    print("\n| process | peak RSS | mwctl plan, classifier per worker |")
+    print("|---|---|---|")
+    for name in sorted(result["peaks"]):
+        print("| %s | %.2f GiB | %s |" % (name, result["peaks"][name] / 2**30,
+                                         (planned + " GiB")
+                                         if planned and name.startswith("worker") else ""))
+    if result["drills"]:
+        print("\n| drill | when | pid |")
+        print("|---|---|---|")
+        for d in result["drills"]:
+            print("| %s | %s | %s |" % (d["drill"], d["when"], d["pid"]))
+    print("\n" + result["summary"] + "\n")
 
 
 def main():
@@ -68,60 +264,53 @@ def main():
     p.add_argument("--prior", default="contrastive")
     p.add_argument("--local-batch", type=int, default=64)
     p.add_argument("--image-size", type=int, default=16)
+    p.add_argument("--evaluation-subset", type=int, default=0)
+    p.add_argument("--kill", action="append", default=[],
+                   choices=["worker", "shard-server", "sigterm"])
+    p.add_argument("--reference", action="store_true")
     a = p.parse_args()
+    if a.kill and a.workers < 2:
+        p.error("--kill needs --workers >= 2 (worker-1 is the one killed)")
     spec = {"dataset": "synthetic", "synthetic_size": a.instances, "image_size": a.image_size,
             "test_subset": 1000, "backbone": "small", "local_batch": a.local_batch,
             "epochs": a.epochs, "warmup_epochs": 0, "max_steps_per_epoch": a.steps,
             "smoothing": a.smoothing, "prior": a.prior, "linear_probe": False,
-            "chunk_rows": 65536}
+            "chunk_rows": 65536, "evaluation_subset": a.evaluation_subset}
     root = tempfile.mkdtemp(prefix="mw_scale_")
     spec_path = os.path.join(root, "spec.json")
     json.dump(spec, open(spec_path, "w"))
-    mwctl = os.path.join(a.build, "bin", "mwctl")
-    plan = subprocess.run([mwctl, "plan", "--spec", spec_path, "--workers", str(a.workers),
-                           "--shard-servers", str(a.shard_servers)],
+    plan = subprocess.run([os.path.join(a.build, "bin", "mwctl"), "plan", "--spec", spec_path,
+                           "--workers", str(a.workers), "--shard-servers", str(a.shard_servers)],
                           capture_output=True, text=True).stdout
     planned = re.search(r"per worker, classifier: \d+ rows, ([\d.]+) GiB", plan)
-    cluster = os.path.join(root, "cluster")
-    peaks, stop = {}, threading.Event()
-    sampler = threading.Thread(target=peak_rss_by_process, args=(cluster, stop, peaks))
-    sampler.start()
-    started = time.time()
+    planned = planned.group(1) if planned else ""
+    ok = True
     try:
-        done = subprocess.run([mwctl, "local", "--spec", spec_path, "--workers", str(a.workers),
-                               "--shard-servers", str(a.shard_servers), "--dir", cluster],
-                              capture_output=True, text=True)
-        wall = time.time() - started
-    finally:
-        stop.set()
-        sampler.join()
-    try:
-        tasks, blocked, writes = {}, [], []
-        for record in log_lines(os.path.join(cluster, "worker-0.log")):
-            msg = record.get("msg", "")
-            if msg.endswith(" done") and msg.startswith("TASK_"):
-                tasks.setdefault(msg[:-5], []).append(float(record.get("seconds", 0)))
-        state = re.findall(r"\b(COMPLETED|FAILED|CANCELLED)\b", done.stdout + done.stderr)
-        print("N = %d, W = %d, S = %d, %d steps per epoch, %d epochs, smoothing %s, prior %s: "
-              "%.0f s in all, %s\n" % (a.instances, a.workers, a.shard_servers, a.steps,
-                                       a.epochs, a.smoothing, a.prior, wall,
-                                       state[-1] if state else "no final state"))
-        print("| task (rank 0) | count | seconds each |")
-        print("|---|---|---|")
-        for kind in ("TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT",
-                     "TASK_EVALUATE"):
-            times = tasks.get(kind, [])
-            print("| %s | %d | %s |" % (kind, len(times),
-                                       ", ".join("%.2f" % t for t in times) or "-"))
-        print("\n| process | peak RSS | mwctl plan, classifier per worker |")
-        print("|---|---|---|")
-        for name in sorted(peaks):
-            print("| %s | %.2f GiB | %s |" % (name, peaks[name] / 2**30,
-                                             (planned.group(1) + " GiB")
-                                             if planned and name.startswith("mw_worker") else ""))
-        ok = bool(state) and state[-1] == "COMPLETED"
-        if not ok:
-            sys.stderr.write(done.stdout[-4000:] + done.stderr[-4000:])
+        disk = disk_rates(root)
+        runs = [("drilled" if a.kill else "run", a.kill)]
+        if a.reference:
+            runs.append(("reference", []))
+        results = {}
+        for name, kills in runs:
+            result = run_job(a, spec_path, os.path.join(root, name), kills)
+            results[name] = result
+            if len(runs) > 1:
+                print("### %s run\n" % name)
+            print_report(a, result, planned, disk)
+            if result["state"] != "COMPLETED":
+                ok = False
+                sys.stderr.write(result["output"][-4000:])
+        if a.reference and ok:
+            drilled = final_checkpoint_digests(os.path.join(root, "drilled" if a.kill else "run"),
+                                               results[runs[0][0]]["checkpoint"])
+            reference = final_checkpoint_digests(os.path.join(root, "reference"),
+                                                 results["reference"]["checkpoint"])
+            differ = sorted(k for k in set(drilled) | set(reference)
+                            if drilled.get(k) != reference.get(k))
+            print("Final checkpoints (%d pieces): %s" % (
+                len(reference), "identical, byte for byte" if not differ and reference
+                else "DIFFER in " + ", ".join(differ[:8])))
+            ok = ok and not differ and bool(reference)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     sys.exit(0 if ok else 1)

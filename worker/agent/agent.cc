@@ -392,8 +392,17 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       const double bytes = static_cast<double>(snapshot.bytes());
       job.upload->Start(
           std::move(snapshot), job.shards, task.job_id(), task.checkpoint(), task.attempt(),
-          [this, send = send_report_, task_id = task.task_id(), bytes](
+          [this, send = send_report_, task_id = task.task_id(), bytes, job_id = task.job_id(),
+           checkpoint = task.checkpoint(), rank = task.rank()](
               const Status& status, const std::vector<WrittenPiece>& written, double seconds) {
+            Log(status.ok() ? LogLevel::kInfo : LogLevel::kError,
+                "checkpoint " + std::to_string(checkpoint) +
+                    (status.ok() ? " written" : " not written: " + status.ToString()),
+                {{"worker", options_.name},
+                 {"job_id", job_id},
+                 {"rank", std::to_string(rank)},
+                 {"bytes", std::to_string(static_cast<uint64_t>(bytes))},
+                 {"seconds", std::to_string(seconds)}});
             v1::TaskReport uploaded;
             uploaded.set_task_id(task_id);
             uploaded.set_uploaded(true);
@@ -417,6 +426,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       if (!job.test || job.train->num_labels() == 0) return Status::Ok();  // nothing to score
       EvaluationOptions options;
       options.linear_probe = job.spec.linear_probe;
+      options.train_subset = job.spec.evaluation_subset;
       Evaluation result;
       MW_RETURN_IF_ERROR(Evaluate(*job.trainer, *job.train, *job.test, options, &result));
       report->set_knn_top1(result.knn_top1);

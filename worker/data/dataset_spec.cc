@@ -4,34 +4,12 @@
 #include "worker/data/fashion_mnist.h"
 #include "worker/data/image_folder_dataset.h"
 #include "worker/data/in_memory_dataset.h"
+#include "worker/data/prefix_dataset.h"
 #include "worker/data/synthetic_dataset.h"
 
 namespace mw {
 
 namespace {
-
-// The first n images of another dataset.
-class PrefixDataset : public Dataset {
- public:
-  PrefixDataset(std::unique_ptr<Dataset> base, int64_t n) : base_(std::move(base)), n_(n) {}
-
-  int64_t size() const override { return n_; }
-  int channels() const override { return base_->channels(); }
-  Status Image(int64_t index, cv::Mat* out) const override {
-    if (index >= n_)
-      return Status::OutOfRange("image " + std::to_string(index) + " of " + std::to_string(n_));
-    return base_->Image(index, out);
-  }
-  int64_t Label(int64_t index) const override { return base_->Label(index); }
-  int64_t num_labels() const override { return base_->num_labels(); }
-  std::string Describe() const override {
-    return "the first " + std::to_string(n_) + " images of " + base_->Describe();
-  }
-
- private:
-  std::unique_ptr<Dataset> base_;
-  int64_t n_;
-};
 
 void KeepPrefix(int64_t n, std::unique_ptr<Dataset>* data) {
   if (*data && n > 0 && n < (*data)->size()) {

@@ -4,6 +4,7 @@
 
 #include "common/row_partition.h"
 #include "worker/comm/tensor_buffer.h"
+#include "worker/data/prefix_dataset.h"
 
 namespace mw {
 
@@ -14,10 +15,12 @@ at::Tensor Labels(const Dataset& data, int64_t begin, int64_t count) {
   return labels;
 }
 
-Status Evaluate(Trainer& trainer, const Dataset& train, const Dataset& test,
+Status Evaluate(Trainer& trainer, const Dataset& train_set, const Dataset& test,
                 const EvaluationOptions& options, Evaluation* out) {
+  const PrefixDataset train(train_set,
+                            options.train_subset > 0 ? options.train_subset : train_set.size());
   Communicator& comm = trainer.host_communicator();
-  for (const Dataset* data : {&train, &test}) {
+  for (const Dataset* data : {&train_set, &test}) {
     if (data->num_labels() == 0) {
       return Status::FailedPrecondition(data->Describe() + " has no labels to evaluate with");
     }

@@ -17,6 +17,9 @@ struct EvaluationOptions {
   KnnOptions knn;
   LinearProbeOptions linear;
   bool linear_probe = true;
+  // The first n training images form the kNN bank and the probe's training set; 0: all. At
+  // ImageNet-21K's 14.2M a bank of all of them costs a forward pass over the whole set.
+  int64_t train_subset = 0;
 };
 
 struct Evaluation {

@@ -211,6 +211,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "evaluate_before_training",
                                           "evaluate_every_epoch",
                                           "linear_probe",
+                                          "evaluation_subset",
                                           "fine_tune_fractions",
                                           "fine_tune_epochs",
                                           "device",
@@ -266,6 +267,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
       ReadBool(j, source, "evaluate_before_training", &spec.evaluate_before_training));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "evaluate_every_epoch", &spec.evaluate_every_epoch));
   MW_RETURN_IF_ERROR(ReadBool(j, source, "linear_probe", &spec.linear_probe));
+  MW_RETURN_IF_ERROR(
+      ReadInt(j, source, "evaluation_subset", 0, kMaxInstances, &spec.evaluation_subset));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, 1000, &spec.fine_tune_epochs));
   if (j.contains("fine_tune_fractions")) {
     const json& list = j.at("fine_tune_fractions");

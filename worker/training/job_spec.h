@@ -21,6 +21,7 @@ struct JobSpec {
   bool evaluate_before_training = true;  // score the random-init network too
   bool evaluate_every_epoch = false;  // kNN (and linear probe) after each epoch, not only the last
   bool linear_probe = true;
+  int64_t evaluation_subset = 0;  // the first n training images the evaluation uses; 0: all
   // Semi-supervised evaluation: fine-tune backbone + a linear layer on these fractions of the
   // labelled training images (the paper's 1% and 10%), score on the test split.
   std::vector<double> fine_tune_fractions;
