@@ -226,9 +226,10 @@ void LocalCluster::Supervise() {
       const auto now = std::chrono::steady_clock::now();
       if (b.exited <= b.started) {  // just seen to have exited
         b.exited = now;
-        b.delay = now - b.started < std::chrono::minutes(1)
-                      ? std::min(b.delay * 2, std::chrono::seconds(60))
-                      : std::chrono::seconds(1);
+        if (now - b.started >= std::chrono::minutes(1)) b.quick_exits = 0;
+        b.delay = std::min(std::chrono::seconds(int64_t{1} << std::min(b.quick_exits, 6)),
+                           std::chrono::seconds(60));
+        ++b.quick_exits;
         std::fprintf(stderr, "mwctl local: %s exited (code %d); restarting it in %lld s\n",
                      name.c_str(), process.exit_code(), static_cast<long long>(b.delay.count()));
         return;
@@ -253,12 +254,11 @@ void LocalCluster::Supervise() {
 }
 
 void LocalCluster::StopOnce() {
-  {
-    std::lock_guard<std::mutex> lock(supervisor_mutex_);
-    stopping_ = true;
-  }
-  supervisor_wake_.notify_all();
-  if (supervisor_.joinable()) supervisor_.join();
+  // The children go before the supervisor thread ends: PR_SET_PDEATHSIG is tied to the thread
+  // that forked a child, so those it restarted would get SIGKILL when it exits, not the
+  // SIGTERM (and checkpoint) below. The lock keeps it from restarting anything meanwhile.
+  std::unique_lock<std::mutex> lock(supervisor_mutex_);
+  stopping_ = true;
   const auto terminate = [](std::vector<ChildProcess*> group) {
     for (auto* p : group) p->Signal(SIGTERM);
     for (auto* p : group) {
@@ -274,6 +274,9 @@ void LocalCluster::StopOnce() {
   terminate(workers);
   terminate({&coordinator_});
   terminate(shards);
+  lock.unlock();
+  supervisor_wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
 }
 
 }  // namespace mw

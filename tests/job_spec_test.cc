@@ -165,6 +165,21 @@ TEST(ClassifierMemory, Bf16HalvesTheLogitsNotTheRows) {
   EXPECT_EQ(bf16.logits, 2LL * 4096 * 8192 * 2 + 4096LL * 1775000 * 2);
 }
 
+TEST(ClassifierMemory, TheRefreshCountsWhatItAllocates) {
+  ClassifierConfig c;
+  c.num_classes = 1000000;
+  const int64_t candidates = 100 * 12;  // k x (float score + int64 id) per row
+  // Alone: the running top-k and the rank's normalised rows; no ring, no candidates to trade.
+  const ClassifierMemory one = EstimateClassifierMemory(c, 1, 4096);
+  EXPECT_EQ(one.refresh, 1000000 * candidates + one.weights);
+  // In a ring: one visit's candidates out and one in, the visiting shard and the next.
+  const ClassifierMemory four = EstimateClassifierMemory(c, 4, 4096);
+  EXPECT_EQ(four.refresh, 3 * 250000 * candidates + 3 * four.weights);
+  // On a GPU the refresh works on a host copy of the rows as well.
+  c.device = DeviceSpec{true, 0};
+  EXPECT_EQ(EstimateClassifierMemory(c, 4, 4096).refresh, four.refresh + four.weights);
+}
+
 TEST(JobSpec, YamlReadsAsTheSameJson) {
   std::string from_yaml, from_json;
   ASSERT_TRUE(ReadJobSpecFile(MW_SOURCE_DIR "/examples/fashion-mnist.yaml", &from_yaml).ok());

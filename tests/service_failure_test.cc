@@ -65,8 +65,16 @@ TEST_F(ServiceFailure, WhatExitsIsRestartedAsAPodWouldBe) {
   const std::string id = Submit();
   v1::Job job;
   EXPECT_TRUE(client->Get(id, &job).ok());
-  cluster_->Stop();  // and stopping stops the restarts: every process reaped, none started
+  // Stopping stops the restarts, and stops the restarted processes as it stops the others:
+  // with SIGTERM (a worker still loading LibTorch may die of it, 128 + 15, before its
+  // handler is in place), never the SIGKILL the restarting thread's end would send them, as
+  // PR_SET_PDEATHSIG follows the thread that forked a child.
+  cluster_->Stop();
   for (const auto& name : names) EXPECT_EQ(cluster_->ProcessId(name), -1) << name;
+  for (ChildProcess* p : {&cluster_->worker(1), &cluster_->shard_server(0),
+                          &cluster_->coordinator()}) {
+    EXPECT_NE(p->exit_code(), 128 + SIGKILL);
+  }
 }
 
 TEST_F(ServiceFailure, KillNineOfAWorkerResumesFromTheLastCheckpoint) {

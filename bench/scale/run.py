@@ -3,7 +3,8 @@ servers, coordinator, W workers, tokens on every hop) on a synthetic set of N sm
 
     /usr/bin/python3 bench/scale/run.py --instances 1280000 --workers 2 --shard-servers 2 \\
         [--steps 20] [--epochs 2] [--smoothing 0.2] [--prior contrastive] \\
-        [--evaluation-subset 0] [--kill worker --kill shard-server --kill sigterm] \\
+        [--evaluation-subset 0] [--logit-cache-bytes 1073741824] \\
+        [--kill worker --kill shard-server --kill sigterm] \\
         [--reference] [--build build]
 
 The job: the prior over all N (unless --prior gaussian), per epoch a top-k refresh over all N
@@ -16,7 +17,8 @@ checkpoint's snapshot, so while its pieces stream to the shard servers; `sigterm
 SIGTERM to worker-1 part-way through a training task, so the gang checkpoints mid-epoch
 before it leaves. `mwctl local` restarts what exits, as Kubernetes restarts a pod.
 --reference then runs the same job without drills and compares the two final checkpoints
-byte for byte (classifier rows, momentum, model and backbone).
+byte for byte (classifier rows, momentum and the backbone's state dict; not the model blob,
+whose optimizer state LibTorch keys by memory addresses).
 
 Prints Markdown tables, from the workers' logs and from /proc sampled every 0.5 s: each task
 kind's time (rank 0), each checkpoint's write throughput beside the disk's sequential rate
@@ -114,13 +116,17 @@ class LogTail:
 def signal_process(cluster, name, sig):
     for pid, found in processes(cluster):
         if found == name:
-            os.kill(pid, sig)
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:  # exited between the scan and the signal
+                continue
             return pid
     return None
 
 
 def drill(cluster, kills, outcomes, stop):
-    """Runs the fault drills, reading rank 0's log (worker-0 stays up throughout)."""
+    """Runs the fault drills, reading worker-0's log (the drills spare worker-0, and every
+    member of a gang logs each task it runs)."""
     tail = LogTail(os.path.join(cluster, "worker-0.log"))
     pending = list(kills)
     while pending and not stop.wait(0.1):
@@ -161,12 +167,15 @@ def disk_rates(directory):
 
 
 def final_checkpoint_digests(cluster, checkpoint):
-    """sha256 of every piece of checkpoint `checkpoint`, by name without the gang attempt."""
+    """sha256 of every piece of checkpoint `checkpoint`, by name without the gang attempt.
+    Not the model blob: LibTorch keys its optimizer state by the parameters' TensorImpl
+    addresses (torch/optim/serialize.h), so its bytes differ between any two processes; the
+    backbone's state dict and the classifier rows are compared instead."""
     digests = {}
     for path in glob.glob(os.path.join(cluster, "shard-server-*", "*", "%020d" % checkpoint,
                                        "*")):
         name = os.path.basename(path)
-        if not (name.endswith(".rows") or name.endswith(".blob")):
+        if not (name.endswith(".rows") or name.endswith(".blob")) or name.startswith("model."):
             continue
         key = re.sub(r"\.a\d+\.", ".", name)
         digests[key] = hashlib.sha256(open(path, "rb").read()).hexdigest()
@@ -208,7 +217,8 @@ def run_job(a, spec_path, cluster, kills):
         for record in log_lines(os.path.join(cluster, "worker-%d.log" % w)):
             msg = record.get("msg", "")
             if re.match(r"checkpoint \d+ (written|not written)", msg):
-                writes.append((int(msg.split()[1]), w, "not written" not in msg,
+                writes.append((int(msg.split()[1]), int(record.get("rank", w)),
+                               "not written" not in msg,
                                int(record.get("bytes", 0)), float(record.get("seconds", 0)),
                                msg))
     result["tasks"], result["writes"] = tasks, writes
@@ -265,6 +275,7 @@ def main():
     p.add_argument("--local-batch", type=int, default=64)
     p.add_argument("--image-size", type=int, default=16)
     p.add_argument("--evaluation-subset", type=int, default=0)
+    p.add_argument("--logit-cache-bytes", type=int, default=1 << 30)
     p.add_argument("--kill", action="append", default=[],
                    choices=["worker", "shard-server", "sigterm"])
     p.add_argument("--reference", action="store_true")
@@ -275,7 +286,8 @@ def main():
             "test_subset": 1000, "backbone": "small", "local_batch": a.local_batch,
             "epochs": a.epochs, "warmup_epochs": 0, "max_steps_per_epoch": a.steps,
             "smoothing": a.smoothing, "prior": a.prior, "linear_probe": False,
-            "chunk_rows": 65536, "evaluation_subset": a.evaluation_subset}
+            "chunk_rows": 65536, "evaluation_subset": a.evaluation_subset,
+            "logit_cache_bytes": a.logit_cache_bytes}
     root = tempfile.mkdtemp(prefix="mw_scale_")
     spec_path = os.path.join(root, "spec.json")
     json.dump(spec, open(spec_path, "w"))

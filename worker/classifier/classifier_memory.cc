@@ -33,7 +33,12 @@ ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int wo
   if (config.smoothing > 0) {
     m.neighbors = m.rows * config.top_k * kId;
     m.routed_neighbors = m.neighbors;  // the sampler gives each rank ceil(N / W) instances too
-    m.refresh = 3 * m.rows * config.top_k * kCandidate + 3 * m.weights;
+    // The running top-k; with W > 1 also one visit's candidates for another rank and those
+    // received, and the visiting shard and the next. The rank's own shard, normalised, and
+    // on a GPU its host copy.
+    const int64_t candidate_arrays = w > 1 ? 3 : 1;
+    const int64_t shards = 1 + (w > 1 ? 2 : 0) + (config.device.cuda ? 1 : 0);
+    m.refresh = candidate_arrays * m.rows * config.top_k * kCandidate + shards * m.weights;
   }
   m.snapshot = m.weights + m.momentum + m.neighbors;
   const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;

@@ -21,9 +21,9 @@ struct ClassifierMemory {
   // as many again.
   int64_t routed_neighbors = 0;
   // With smoothing on, while the table is recomputed (topk_refresh.h): the running top-k of the
-  // rank's rows, one visit's candidates for another rank's rows and those received from one,
-  // each rows x k x (4 B score + 8 B id); and three rows x d x 4 B shards (the rank's own,
-  // normalised, the one visiting and the next).
+  // rank's rows and, with W > 1, one visit's candidates for another rank's rows and those
+  // received from one, each rows x k x (4 B score + 8 B id); and rows x d x 4 B shards: the
+  // rank's own, normalised, with W > 1 the one visiting and the next, on a GPU a host copy.
   int64_t refresh = 0;
   // A checkpoint's host copy of weights, momentum and (mid-epoch) the top-k table, held while
   // it is written in the background.

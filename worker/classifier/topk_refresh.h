@@ -40,7 +40,7 @@ Status RefreshTopK(Communicator& comm, const at::Tensor& shard, int64_t num_rows
 // Collective. Moves rows of a row-partitioned table to the ranks that will read them:
 // loads[q] holds the global row ids rank q needs (every rank passes the same loads, e.g.
 // derived from the sampler's seeded permutation). Returns on each rank the rows of its own
-// loads, in that order. table: this rank's rows [rows, cols], int64 or float.
+// loads, in that order. table: this rank's rows [rows, cols], int32, int64 or float.
 Status RouteRowsToLoaders(Communicator& comm, const RowPartition& partition,
                           const at::Tensor& table, const std::vector<at::Tensor>& loads,
                           at::Tensor* out);

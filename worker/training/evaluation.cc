@@ -42,7 +42,7 @@ Status Evaluate(Trainer& trainer, const Dataset& train_set, const Dataset& test,
   // The probe trains on every training feature, so they are gathered (N x feature_dim floats
   // on every rank), and it runs on one rank, the others waiting for its figure.
   at::Tensor train_features;
-  MW_RETURN_IF_ERROR(trainer.Features(train, &train_features));
+  MW_RETURN_IF_ERROR(trainer.GatherFeatures(train_part, train.size(), &train_features));
   at::Tensor figure = at::zeros({1}, at::kDouble);
   if (comm.rank() == 0) {
     LinearProbeOptions linear = options.linear;

@@ -323,9 +323,13 @@ Status Trainer::FeaturesPart(const Dataset& data, at::Tensor* out) {
 }
 
 Status Trainer::Features(const Dataset& data, at::Tensor* out) {
-  const RowPartition partition(data.size(), comm_->world_size());
   at::Tensor part;
   MW_RETURN_IF_ERROR(FeaturesPart(data, &part));
+  return GatherFeatures(part, data.size(), out);
+}
+
+Status Trainer::GatherFeatures(const at::Tensor& part, int64_t size, at::Tensor* out) {
+  const RowPartition partition(size, comm_->world_size());
   // Parts differ by at most one image: pad each to the largest, gather, drop the padding.
   at::Tensor mine = at::zeros({partition.max_size(), part.size(1)});
   mine.narrow(0, 0, part.size(0)).copy_(part);

@@ -69,6 +69,8 @@ class Trainer {
   // This rank's part of them, without the gather: the images RowPartition(data.size(), W)
   // gives it, [its part's size, feature_dim].
   Status FeaturesPart(const Dataset& data, at::Tensor* out);
+  // Features from every rank's FeaturesPart of a dataset of `size` images.
+  Status GatherFeatures(const at::Tensor& part, int64_t size, at::Tensor* out);
 
   // L2-normalised embeddings of images [first, first + count) of `data`, un-augmented. With
   // batch_statistics the network runs in train mode: BN normalises by the batch and updates
