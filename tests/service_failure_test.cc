@@ -71,8 +71,8 @@ TEST_F(ServiceFailure, WhatExitsIsRestartedAsAPodWouldBe) {
   // PR_SET_PDEATHSIG follows the thread that forked a child.
   cluster_->Stop();
   for (const auto& name : names) EXPECT_EQ(cluster_->ProcessId(name), -1) << name;
-  for (ChildProcess* p : {&cluster_->worker(1), &cluster_->shard_server(0),
-                          &cluster_->coordinator()}) {
+  for (ChildProcess* p :
+       {&cluster_->worker(1), &cluster_->shard_server(0), &cluster_->coordinator()}) {
     EXPECT_NE(p->exit_code(), 128 + SIGKILL);
   }
 }

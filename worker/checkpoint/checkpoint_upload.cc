@@ -1,7 +1,10 @@
 #include "worker/checkpoint/checkpoint_upload.h"
 
 #include <chrono>
+#include <string>
 #include <utility>
+
+#include "common/log.h"
 
 namespace mw {
 
@@ -34,8 +37,16 @@ void CheckpointUpload::Start(CheckpointSnapshot snapshot, std::vector<ShardClien
     } catch (const std::exception& e) {
       status = Status::Internal(std::string("checkpoint write threw: ") + e.what());
     }
-    // A write cancelled by its job's teardown reports nothing: nobody waits for it.
-    if (cancelled_) return;
+    // A write cancelled by its job's teardown reports nothing: nobody waits for it. The log
+    // says so, since the checkpoint it was is lost (a worker that leaves on SIGTERM before its
+    // write ends, past --drain-timeout-s, cancels it).
+    if (cancelled_) {
+      Log(LogLevel::kWarning,
+          "checkpoint " + std::to_string(checkpoint) +
+              " not written: cancelled by its job's teardown",
+          {{"job_id", job_id}});
+      return;
+    }
     done(status, written,
          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   });
