@@ -96,7 +96,8 @@ class LocalCluster {
   struct Backoff {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::chrono::steady_clock::time_point exited{};
-    int quick_exits = 0;  // in a row, each within a minute of its start
+    // Exits in a row, all but the first within a minute of their start.
+    int quick_exits = 0;
     std::chrono::seconds delay{1};
   };
   std::string Binary(const std::string& name) const;

@@ -178,6 +178,11 @@ TEST(ClassifierMemory, TheRefreshCountsWhatItAllocates) {
   // On a GPU the refresh works on a host copy of the rows as well.
   c.device = DeviceSpec{true, 0};
   EXPECT_EQ(EstimateClassifierMemory(c, 4, 4096).refresh, four.refresh + four.weights);
+  // Alone with a wide table and narrow rows, routing the table (four int32 copies) is more.
+  c.device = DeviceSpec{};
+  c.top_k = 400;
+  c.dim = 16;
+  EXPECT_EQ(EstimateClassifierMemory(c, 1, 4096).refresh, 4 * 1000000LL * 400 * 4);
 }
 
 TEST(JobSpec, YamlReadsAsTheSameJson) {

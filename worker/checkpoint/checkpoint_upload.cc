@@ -44,7 +44,9 @@ void CheckpointUpload::Start(CheckpointSnapshot snapshot, std::vector<ShardClien
       Log(LogLevel::kWarning,
           "checkpoint " + std::to_string(checkpoint) +
               " not written: cancelled by its job's teardown",
-          {{"job_id", job_id}});
+          {{"job_id", job_id},
+           {"rank", std::to_string(written_.rank)},
+           {"bytes", std::to_string(written_.bytes())}});
       return;
     }
     done(status, written,

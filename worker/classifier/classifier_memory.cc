@@ -38,7 +38,9 @@ ClassifierMemory EstimateClassifierMemory(const ClassifierConfig& config, int wo
     // on a GPU its host copy.
     const int64_t candidate_arrays = w > 1 ? 3 : 1;
     const int64_t shards = 1 + (w > 1 ? 2 : 0) + (config.device.cuda ? 1 : 0);
-    m.refresh = candidate_arrays * m.rows * config.top_k * kCandidate + shards * m.weights;
+    const int64_t routing = 4 * m.rows * config.top_k * kId;
+    m.refresh = std::max(candidate_arrays * m.rows * config.top_k * kCandidate + shards * m.weights,
+                         routing);
   }
   m.snapshot = m.weights + m.momentum + m.neighbors;
   const int64_t chunk = config.chunk_rows > 0 ? std::min(config.chunk_rows, m.rows) : m.rows;

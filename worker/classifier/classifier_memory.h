@@ -24,6 +24,8 @@ struct ClassifierMemory {
   // rank's rows and, with W > 1, one visit's candidates for another rank's rows and those
   // received from one, each rows x k x (4 B score + 8 B id); and rows x d x 4 B shards: the
   // rank's own, normalised, with W > 1 the one visiting and the next, on a GPU a host copy.
+  // Counted as if all lived at once: an upper bound. Or, if larger, routing the new table:
+  // four rows x k x 4 B copies, made after the refresh's arrays are freed.
   int64_t refresh = 0;
   // A checkpoint's host copy of weights, momentum and (mid-epoch) the top-k table, held while
   // it is written in the background.

@@ -186,6 +186,7 @@ Status Trainer::RefreshNeighbors(int64_t epoch) {
   MW_RETURN_IF_ERROR(
       RefreshTopK(*host_comm_, classifier_->weights().cpu(), data_->size(), options, &table));
   neighbor_rows_.copy_(table.ids);
+  table = TopKTable();  // freed before the routing's copies are made (classifier_memory.h)
   return RouteNeighbors(epoch);
 }
 
