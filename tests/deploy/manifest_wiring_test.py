@@ -134,6 +134,7 @@ class Kubelet:
         self.pods = {}
         self.lock = threading.RLock()
         self.stopping = False
+        self.loop = None  # the kubelet_loop thread, once started
         self.generation = {}  # Deployment -> pods made so far
         os.makedirs(os.path.join(work, "logs"), exist_ok=True)
 
@@ -431,6 +432,11 @@ class Kubelet:
 
     def close(self):
         self.stopping = True
+        # The loop ends its round first: mid-round it would restart a container killed below
+        # (restartPolicy Always) or recreate a released StatefulSet pod, and that process
+        # would outlive the test (seen: two shard servers left running after a passing run).
+        if self.loop:
+            self.loop.join(timeout=120)
         for name in list(self.pods):
             pod = self.pods.get(name)
             if pod:
@@ -516,7 +522,8 @@ def main():
                 if port.get("targetPort") not in (port["port"], port.get("name")):
                     failures.append(f"Service {svc['metadata']['name']}: port {port['port']} "
                                     f"-> {port.get('targetPort')}")
-        threading.Thread(target=kubelet.kubelet_loop, daemon=True).start()
+        kubelet.loop = threading.Thread(target=kubelet.kubelet_loop, daemon=True)
+        kubelet.loop.start()
         client = Client(kubelet, os.path.join(build, "bin", "mwctl"))
         wait_for("every server pod ready", lambda: all(
             p.ready for p in list(kubelet.pods.values()) if p.owner), 180)
