@@ -195,34 +195,38 @@ void LocalCluster::Stop() {
   std::call_once(stopped_, [this] { StopOnce(); });
 }
 
+std::vector<LocalCluster::Named> LocalCluster::Processes() {
+  std::vector<Named> out;
+  for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
+    out.push_back({"shard-server-" + std::to_string(s), &shards_[static_cast<size_t>(s)],
+                   [this, s] { return RestartShardServer(s); }});
+  }
+  out.push_back({"coordinator", &coordinator_, [this] { return RestartCoordinator(); }});
+  for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
+    out.push_back({"worker-" + std::to_string(w), &workers_[static_cast<size_t>(w)],
+                   [this, w] { return RestartWorker(w); }});
+  }
+  return out;
+}
+
 pid_t LocalCluster::ProcessId(const std::string& name) {
   std::lock_guard<std::mutex> lock(supervisor_mutex_);
-  if (name == "coordinator") return coordinator_.pid();
-  for (size_t i = 0; i < workers_.size(); ++i) {
-    if (name == "worker-" + std::to_string(i)) return workers_[i].pid();
-  }
-  for (size_t i = 0; i < shards_.size(); ++i) {
-    if (name == "shard-server-" + std::to_string(i)) return shards_[i].pid();
+  for (const Named& p : Processes()) {
+    if (p.name == name) return p.process->pid();
   }
   return -1;
 }
 
 void LocalCluster::Supervise() {
   std::unique_lock<std::mutex> lock(supervisor_mutex_);
+  const std::vector<Named> processes = Processes();
   // Every process started just now: a back-off measures from here.
-  for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
-    backoff_["shard-server-" + std::to_string(s)] = Backoff{};
-  }
-  backoff_["coordinator"] = Backoff{};
-  for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
-    backoff_["worker-" + std::to_string(w)] = Backoff{};
-  }
+  for (const Named& p : processes) backoff_[p.name] = Backoff{};
   while (!supervisor_wake_.wait_for(lock, std::chrono::milliseconds(200),
                                     [this] { return stopping_; })) {
-    const auto check = [&](const std::string& name, ChildProcess& process,
-                           const std::function<Status()>& restart) {
-      if (process.running()) return;
-      Backoff& b = backoff_[name];
+    for (const Named& p : processes) {
+      if (p.process->running()) continue;
+      Backoff& b = backoff_[p.name];
       const auto now = std::chrono::steady_clock::now();
       if (b.exited <= b.started) {  // just seen to have exited
         b.exited = now;
@@ -231,24 +235,16 @@ void LocalCluster::Supervise() {
                            std::chrono::seconds(60));
         ++b.quick_exits;
         std::fprintf(stderr, "mwctl local: %s exited (code %d); restarting it in %lld s\n",
-                     name.c_str(), process.exit_code(), static_cast<long long>(b.delay.count()));
-        return;
+                     p.name.c_str(), p.process->exit_code(),
+                     static_cast<long long>(b.delay.count()));
+        continue;
       }
-      if (now - b.exited < b.delay) return;
+      if (now - b.exited < b.delay) continue;
       b.started = now;
-      if (const Status s = restart(); !s.ok()) {
-        std::fprintf(stderr, "mwctl local: restarting %s: %s\n", name.c_str(),
+      if (const Status s = p.restart(); !s.ok()) {
+        std::fprintf(stderr, "mwctl local: restarting %s: %s\n", p.name.c_str(),
                      s.ToString().c_str());
       }
-    };
-    for (int s = 0; s < static_cast<int>(shards_.size()); ++s) {
-      check("shard-server-" + std::to_string(s), shards_[static_cast<size_t>(s)],
-            [&] { return RestartShardServer(s); });
-    }
-    check("coordinator", coordinator_, [&] { return RestartCoordinator(); });
-    for (int w = 0; w < static_cast<int>(workers_.size()); ++w) {
-      check("worker-" + std::to_string(w), workers_[static_cast<size_t>(w)],
-            [&] { return RestartWorker(w); });
     }
   }
 }

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -88,6 +89,14 @@ class LocalCluster {
 
   Status MakeTokens();
   void StopOnce();
+  // Every process under its name, with how to restart it, in the order they start: shard
+  // servers, the coordinator, workers.
+  struct Named {
+    std::string name;
+    ChildProcess* process;
+    std::function<Status()> restart;
+  };
+  std::vector<Named> Processes();
   // The restart_exited loop: every 200 ms, each process that has exited is started again
   // once its back-off has passed.
   void Supervise();

@@ -25,6 +25,16 @@ ClassifierConfig SmallConfig() {
   return config;
 }
 
+// A Gloo gang of this process alone; null (and a failure) if it cannot be made.
+std::unique_ptr<Communicator> GangOfOne() {
+  GangOptions options;
+  options.store_port = FreeLoopbackPort();
+  std::unique_ptr<Communicator> comm;
+  const Status made = GlooCommunicator::Create(options, &comm);
+  EXPECT_TRUE(made.ok()) << made.ToString();
+  return comm;
+}
+
 void ExpectInvalid(const Status& status, const std::string& field, const std::string& value) {
   EXPECT_EQ(status.code(), Status::Code::kInvalidArgument) << status.ToString();
   EXPECT_NE(status.message().find(field), std::string::npos) << status.message();
@@ -102,10 +112,8 @@ TEST(ClassifierInputs, BadInputsNameTheArgumentAndValue) {
 }
 
 TEST(Classifier, CreateRejectsAnInvalidConfig) {
-  GangOptions options;
-  options.store_port = FreeLoopbackPort();
-  std::unique_ptr<Communicator> comm;
-  ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
+  const std::unique_ptr<Communicator> comm = GangOfOne();
+  ASSERT_NE(comm, nullptr);
   ClassifierConfig c = SmallConfig();
   c.num_classes = 0;
   std::unique_ptr<Classifier> classifier;
@@ -151,10 +159,8 @@ TEST(SampledClasses, DrawDistinctIsUniformDistinctAndSeeded) {
 }
 
 TEST(SampledClasses, AStepDrawsWhatItsPositionSays) {
-  GangOptions options;
-  options.store_port = FreeLoopbackPort();
-  std::unique_ptr<Communicator> comm;
-  ASSERT_TRUE(GlooCommunicator::Create(options, &comm).ok());
+  const std::unique_ptr<Communicator> comm = GangOfOne();
+  ASSERT_NE(comm, nullptr);
   ClassifierConfig c = SmallConfig();
   c.num_classes = 1000;
   c.smoothing = 0;
