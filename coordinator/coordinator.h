@@ -129,6 +129,7 @@ class Coordinator {
   struct Run {
     JobRecord job;
     std::vector<std::string> gang;  // worker ids by rank
+    Cadence cadence;                // the options' chunks, the spec's checkpoint interval
     TaskPlan plan;
     std::string task_id;
     std::map<uint32_t, millionway::v1::TaskReport> reports;

@@ -6,10 +6,23 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "worker/training/job_spec.h"
 
 namespace mw {
 
 namespace v1 = millionway::v1;
+
+namespace {
+
+// The spec was validated when the job was submitted; read again at each gang start, so the
+// record holds no copy of it to migrate.
+uint64_t CheckpointEverySteps(const JobRecord& job) {
+  JobSpec spec;
+  if (!ParseJobSpec(job.spec_json, "spec", &spec).ok()) return 0;
+  return static_cast<uint64_t>(spec.checkpoint_every_steps);
+}
+
+}  // namespace
 
 bool Coordinator::ShouldRegangLocked(const Run& run) {
   const size_t size = run.gang.size();
@@ -41,6 +54,8 @@ void Coordinator::ScheduleLocked() {
     const size_t size = std::min<size_t>(free.size(), job.world_size);
     if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
     Run run;
+    run.cadence.train_chunks_per_epoch = options_.train_chunks_per_epoch;
+    run.cadence.checkpoint_every_steps = CheckpointEverySteps(job);
     run.gang.assign(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     job.state = JobState::kRunning;

@@ -75,8 +75,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   const std::string job_id = run.job.id;
   const JobRecord before = run.job;
   TaskPlan next;
-  const bool more =
-      JobStateMachine::Next(&run.job, run.plan, outcome, &next, options_.train_chunks_per_epoch);
+  const bool more = JobStateMachine::Next(&run.job, run.plan, outcome, &next, run.cadence);
   if (run.plan.kind == TaskKind::kCheckpoint) {
     // Every rank has its snapshot and is writing it; the gang goes on. The checkpoint is the
     // job's only once committed (UploadedLocked): until then the job keeps its last one.

@@ -18,13 +18,26 @@ TaskPlan EpochStart(const JobRecord& job) {
   return plan;
 }
 
-// The next chunk of the epoch's training from `step`.
-TaskPlan TrainFrom(const JobRecord& job, uint64_t step, uint64_t chunk) {
+// The next chunk of the epoch's training from `step`, ending at the next checkpoint due.
+TaskPlan TrainFrom(const JobRecord& job, uint64_t step, const Cadence& cadence) {
+  const uint64_t chunks = static_cast<uint64_t>(std::max(1, cadence.train_chunks_per_epoch));
+  const uint64_t chunk = std::max<uint64_t>(1, (job.steps_per_epoch + chunks - 1) / chunks);
   TaskPlan plan;
   plan.kind = TaskKind::kTrain;
   plan.epoch = job.epoch;
   plan.first_step = step;
   plan.last_step = std::min(step + chunk, job.steps_per_epoch);
+  const uint64_t every = cadence.checkpoint_every_steps;
+  if (every > 0) plan.last_step = std::min(plan.last_step, (step / every + 1) * every);
+  return plan;
+}
+
+TaskPlan CheckpointAt(const JobRecord& job, uint64_t epoch, uint64_t step) {
+  TaskPlan plan;
+  plan.kind = TaskKind::kCheckpoint;
+  plan.epoch = epoch;
+  plan.first_step = step;
+  plan.checkpoint = job.last_checkpoint + 1;
   return plan;
 }
 
@@ -41,38 +54,32 @@ TaskPlan JobStateMachine::Start(const JobRecord& job) {
 
 bool JobStateMachine::CheckpointNow(const JobRecord& job, TaskPlan* out) {
   if (job.step <= job.checkpoint_step || job.step >= job.steps_per_epoch) return false;
-  *out = TaskPlan();
-  out->kind = TaskKind::kCheckpoint;
-  out->epoch = job.epoch;
-  out->first_step = job.step;
-  out->checkpoint = job.last_checkpoint + 1;
+  *out = CheckpointAt(job, job.epoch, job.step);
   return true;
 }
 
 bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome,
-                           TaskPlan* next, int train_chunks_per_epoch) {
-  const uint64_t chunks = static_cast<uint64_t>(std::max(1, train_chunks_per_epoch));
-  const uint64_t chunk = std::max<uint64_t>(1, (job->steps_per_epoch + chunks - 1) / chunks);
+                           TaskPlan* next, const Cadence& cadence) {
+  const uint64_t every = cadence.checkpoint_every_steps;
   switch (done.kind) {
     case TaskKind::kStart:
       job->steps_per_epoch = outcome.steps_per_epoch;
       job->step = done.first_step;  // a mid-epoch checkpoint resumes where it was taken
-      *next = job->step > 0 && job->epoch < job->epochs ? TrainFrom(*job, job->step, chunk)
+      *next = job->step > 0 && job->epoch < job->epochs ? TrainFrom(*job, job->step, cadence)
                                                         : EpochStart(*job);
       break;
     case TaskKind::kTopKRefresh:
-      *next = TrainFrom(*job, 0, chunk);
+      *next = TrainFrom(*job, 0, cadence);
       break;
     case TaskKind::kTrain:
       job->step = done.last_step;
       job->last_loss = outcome.mean_loss;
-      if (done.last_step < job->steps_per_epoch) {
-        *next = TrainFrom(*job, done.last_step, chunk);
+      if (done.last_step >= job->steps_per_epoch) {
+        *next = CheckpointAt(*job, done.epoch, 0);  // the epoch's own: the next starts at 0
+      } else if (every > 0 && done.last_step % every == 0) {
+        *next = CheckpointAt(*job, done.epoch, done.last_step);
       } else {
-        *next = TaskPlan();
-        next->kind = TaskKind::kCheckpoint;
-        next->epoch = done.epoch;
-        next->checkpoint = job->last_checkpoint + 1;
+        *next = TrainFrom(*job, done.last_step, cadence);
       }
       break;
     case TaskKind::kCheckpoint:
@@ -81,7 +88,7 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
       job->checkpoint_step = done.first_step;
       if (done.first_step > 0) {
         job->step = done.first_step;
-        *next = TrainFrom(*job, job->step, chunk);
+        *next = TrainFrom(*job, job->step, cadence);
       } else {
         job->epoch = done.epoch + 1;
         job->step = 0;

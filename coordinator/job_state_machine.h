@@ -7,8 +7,9 @@
 // An epoch's training is split into a few TRAIN tasks so that progress and loss reach the
 // job's watchers during the epoch.
 // Progress only moves when a checkpoint commits, so anything after the last commit is redone
-// after a failure. Checkpoints come at epoch ends, and mid-epoch when a gang must stop in
-// good order (a worker leaving on SIGTERM): the gang restarts from that step.
+// after a failure. Checkpoints come at epoch ends, every `checkpoint_every_steps` steps when
+// the spec asks, and mid-epoch when a gang must stop in good order (a worker leaving on
+// SIGTERM): the gang restarts from that step.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,14 @@ struct TaskPlan {
   uint64_t last_step = 0;
   uint64_t checkpoint = 0;  // START: the one to load (0: prior); CHECKPOINT: the one to write
   // (first_step also marks a mid-epoch checkpoint: taken, or to load, after that many steps.)
+};
+
+// How an epoch's training is cut into tasks.
+struct Cadence {
+  // TRAIN tasks per epoch, so that progress and loss reach the job's watchers during it.
+  int train_chunks_per_epoch = 1;
+  // A mid-epoch checkpoint after every this many steps (0: at epoch ends only).
+  uint64_t checkpoint_every_steps = 0;
 };
 
 // What the gang reported for a task, all ranks together.
@@ -46,7 +55,7 @@ class JobStateMachine {
   // The task after `done` succeeded; applies its outcome to `job` (the caller persists it).
   // Returns false when the job has nothing left to do (then it is COMPLETED).
   static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome, TaskPlan* next,
-                   int train_chunks_per_epoch = 1);
+                   const Cadence& cadence = Cadence());
 };
 
 // The job phase a task of this kind puts the job in (what Get and the metrics show).

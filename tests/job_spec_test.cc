@@ -99,6 +99,8 @@ TEST(JobSpec, EachInvalidFieldIsNamed) {
   ExpectInvalid(R"({"max_steps_per_epoch": -1})",
                 "max_steps_per_epoch: -1 must be in [0, 2147483647]");
   ExpectInvalid(R"({"evaluation_subset": -1})", "evaluation_subset: -1 must be in [0, 2147483647]");
+  ExpectInvalid(R"({"checkpoint_every_steps": -5})",
+                "checkpoint_every_steps: -5 must be in [0, 2147483647]");
   ExpectInvalid(R"({"smoothing": 1.5})", "smoothing = 1.5");
   ExpectInvalid(R"({"temperature": 0})", "temperature = 0");
   ExpectInvalid(R"({"backbone": "vgg"})", "backbone: 'vgg'");
@@ -146,6 +148,8 @@ TEST(JobSpec, DevicePrecisionAndSamplingAreParsedAndRefusedByName) {
                 "precision = fp64 runs on the CPU only");
   ASSERT_TRUE(ParseJobSpec(R"({"evaluation_subset": 50000})", "spec.json", &spec).ok());
   EXPECT_EQ(spec.evaluation_subset, 50000);
+  ASSERT_TRUE(ParseJobSpec(R"({"checkpoint_every_steps": 500})", "spec.json", &spec).ok());
+  EXPECT_EQ(spec.checkpoint_every_steps, 500);
   ASSERT_TRUE(ParseJobSpec(R"({"sampled_classes": 16384})", "spec.json", &spec).ok());
   EXPECT_EQ(spec.trainer.classifier.sampled_classes, 16384);
   ExpectInvalid(R"({"sampled_classes": -1})", "sampled_classes: -1 must be in");

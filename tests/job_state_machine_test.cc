@@ -1,7 +1,10 @@
 // The job state machine walks prior -> [refresh, train, checkpoint]* -> evaluate, a restart
 // from any record resumes after the last committed checkpoint, and a mid-epoch checkpoint
-// resumes at its step.
+// resumes at its step, and a checkpoint cadence cuts an epoch where the spec asks.
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "coordinator/job_state_machine.h"
 
@@ -20,7 +23,7 @@ TEST(JobStateMachine, WalksEveryEpochAndResumesFromTheLastCommit) {
   std::vector<TaskKind> kinds;
   TaskPlan next;
   std::vector<uint64_t> train_ends;
-  while (JobStateMachine::Next(&job, plan, outcome, &next, /*train_chunks_per_epoch=*/3)) {
+  while (JobStateMachine::Next(&job, plan, outcome, &next, Cadence{/*train_chunks_per_epoch=*/3})) {
     kinds.push_back(next.kind);
     plan = next;
     if (plan.kind == TaskKind::kTrain) train_ends.push_back(plan.last_step);
@@ -57,7 +60,7 @@ TEST(JobStateMachine, AMidEpochCheckpointResumesAtItsStep) {
   EXPECT_EQ(plan.checkpoint, 2u);
   EXPECT_EQ(plan.first_step, 14u);
   TaskPlan next;
-  ASSERT_TRUE(JobStateMachine::Next(&job, plan, TaskOutcome(), &next, 3));
+  ASSERT_TRUE(JobStateMachine::Next(&job, plan, TaskOutcome(), &next, Cadence{3}));
   EXPECT_EQ(job.last_checkpoint, 2u);
   EXPECT_EQ(job.epoch, 1u);  // still in the epoch
   EXPECT_EQ(job.checkpoint_step, 14u);
@@ -70,7 +73,7 @@ TEST(JobStateMachine, AMidEpochCheckpointResumesAtItsStep) {
   EXPECT_EQ(start.first_step, 14u);
   TaskOutcome started;
   started.steps_per_epoch = 40;
-  ASSERT_TRUE(JobStateMachine::Next(&job, start, started, &next, 3));
+  ASSERT_TRUE(JobStateMachine::Next(&job, start, started, &next, Cadence{3}));
   EXPECT_EQ(next.kind, TaskKind::kTrain);
   EXPECT_EQ(next.epoch, 1u);
   EXPECT_EQ(next.first_step, 14u);
@@ -84,10 +87,50 @@ TEST(JobStateMachine, AMidEpochCheckpointResumesAtItsStep) {
   end.kind = TaskKind::kCheckpoint;
   end.epoch = 1;
   end.checkpoint = 3;
-  ASSERT_TRUE(JobStateMachine::Next(&job, end, TaskOutcome(), &next, 3));
+  ASSERT_TRUE(JobStateMachine::Next(&job, end, TaskOutcome(), &next, Cadence{3}));
   EXPECT_EQ(job.epoch, 2u);
   EXPECT_EQ(job.checkpoint_step, 0u);
   EXPECT_EQ(next.kind, TaskKind::kEvaluate);
+}
+
+TEST(JobStateMachine, ACheckpointCadenceCutsTheEpochAtEveryMultiple) {
+  JobRecord job;
+  job.epochs = 1;
+  const Cadence cadence{/*train_chunks_per_epoch=*/3, /*checkpoint_every_steps=*/25};
+  TaskPlan plan = JobStateMachine::Start(job);
+  TaskOutcome outcome;
+  outcome.steps_per_epoch = 40;
+  std::vector<std::string> walk;
+  TaskPlan next;
+  while (JobStateMachine::Next(&job, plan, outcome, &next, cadence)) {
+    plan = next;
+    if (plan.kind == TaskKind::kTrain) {
+      walk.push_back("t" + std::to_string(plan.first_step) + "-" + std::to_string(plan.last_step));
+    } else if (plan.kind == TaskKind::kCheckpoint) {
+      walk.push_back("c" + std::to_string(plan.checkpoint) + "@" + std::to_string(plan.first_step));
+    } else {
+      walk.push_back(plan.kind == TaskKind::kTopKRefresh ? "r" : "e");
+    }
+  }
+  // Chunks of 14 steps, cut at step 25 for checkpoint 1; the epoch's own at its end is
+  // checkpoint 2 (first_step 0: the next epoch starts from its beginning).
+  const std::vector<std::string> expected = {"r",      "t0-14",  "t14-25", "c1@25",
+                                             "t25-39", "t39-40", "c2@0",   "e"};
+  EXPECT_EQ(walk, expected);
+
+  // A gang restarted after checkpoint 1 resumes at step 25, and one that checkpointed on a
+  // SIGTERM at step 14 goes on to the cadence's next multiple.
+  job.epoch = 0;
+  job.last_checkpoint = 1;
+  job.checkpoint_step = 25;
+  ASSERT_TRUE(JobStateMachine::Next(&job, JobStateMachine::Start(job), outcome, &next, cadence));
+  EXPECT_EQ(next.first_step, 25u);
+  EXPECT_EQ(next.last_step, 39u);
+  job.last_checkpoint = 1;
+  job.checkpoint_step = 14;
+  ASSERT_TRUE(JobStateMachine::Next(&job, JobStateMachine::Start(job), outcome, &next, cadence));
+  EXPECT_EQ(next.first_step, 14u);
+  EXPECT_EQ(next.last_step, 25u);
 }
 
 }  // namespace

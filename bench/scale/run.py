@@ -3,19 +3,23 @@ servers, coordinator, W workers, tokens on every hop) on a synthetic set of N sm
 
     /usr/bin/python3 bench/scale/run.py --instances 1280000 --workers 2 --shard-servers 2 \\
         [--steps 20] [--epochs 2] [--smoothing 0.2] [--prior contrastive] \\
-        [--evaluation-subset 0] [--logit-cache-bytes 1073741824] \\
-        [--kill worker --kill shard-server --kill sigterm] \\
-        [--reference] [--build build]
+        [--checkpoint-every 0] [--evaluation-subset 0] [--logit-cache-bytes 1073741824] \\
+        [--kill worker --kill shard-server --kill sigterm] [--drills-after-checkpoint 0] \\
+        [--reference] [--no-peers] [--build build]
 
 The job: the prior over all N (unless --prior gaussian), per epoch a top-k refresh over all N
-(unless --smoothing 0), --steps training steps (max_steps_per_epoch), a checkpoint; then the
-evaluation (its kNN bank the first --evaluation-subset training images; 0: all N).
+(unless --smoothing 0), --steps training steps (max_steps_per_epoch), a checkpoint (and one
+every --checkpoint-every steps: checkpoint_every_steps); then the evaluation (its kNN bank
+the first --evaluation-subset training images; 0: all N).
 
-Fault drills (--kill, in the order given, each once the one before has been recovered from):
-`worker` and `shard-server` kill -9 worker-1 / shard-server-1 just after rank 0 has taken a
-checkpoint's snapshot, so while its pieces stream to the shard servers; `sigterm` sends
-SIGTERM to worker-1 part-way through a training task, so the gang checkpoints mid-epoch
-before it leaves. `mwctl local` restarts what exits, as Kubernetes restarts a pod.
+Fault drills (--kill, in the order given, each once the one before has been recovered from;
+the first once worker-0 has written checkpoint --drills-after-checkpoint): `worker` and
+`shard-server` kill -9 worker-1 / shard-server-1 just after rank 0 has taken a checkpoint's
+snapshot, so while its pieces stream to the shard servers; `sigterm` sends SIGTERM to
+worker-1 part-way through a training task, so the gang checkpoints mid-epoch before it
+leaves. `mwctl local` restarts what exits, as Kubernetes restarts a pod. With
+--checkpoint-every and --drills-after-checkpoint 1, the drills land after the epoch's top-k
+refresh, with its table in the checkpoint they resume from.
 --reference then runs the same job without drills and compares the two final checkpoints
 byte for byte (classifier rows, momentum and the backbone's state dict; not the model blob,
 whose optimizer state LibTorch keys by memory addresses).
@@ -24,12 +28,17 @@ Prints Markdown tables, from the workers' logs and from /proc sampled every 0.5 
 kind's time (rank 0), each checkpoint's write throughput beside the disk's sequential rate
 (measured here first, with dd and O_DIRECT), the training time each checkpoint took (its
 snapshot), every process's peak RSS beside `mwctl plan`'s classifier estimate per worker, and
-the drills' outcomes. Exits 1 unless every job COMPLETED (and, with --reference, the final
+the drills' outcomes. Beside the job, measured in the same run first (unless --no-peers):
+the classifier step alone at the job's per-rank share (bench/classifier_step's ranks, the
+job's batch, chunk, cache and smoothing), against which the job's step time shows what the
+backbone, the data and the services add; and at::mm's rate in those processes, from which
+the brute-force arithmetic of a refresh (all N x N scores, 2 N^2 d flops) follows. Exits 1 unless every job COMPLETED (and, with --reference, the final
 checkpoints are identical).
 """
 import argparse
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -124,16 +133,22 @@ def signal_process(cluster, name, sig):
     return None
 
 
-def drill(cluster, kills, outcomes, stop):
+def drill(cluster, kills, after_checkpoint, outcomes, stop):
     """Runs the fault drills, reading worker-0's log (the drills spare worker-0, and every
-    member of a gang logs each task it runs)."""
+    member of a gang logs each task it runs), once worker-0 has written checkpoint
+    `after_checkpoint` (0: from the start)."""
     tail = LogTail(os.path.join(cluster, "worker-0.log"))
     pending = list(kills)
+    armed = after_checkpoint == 0
     while pending and not stop.wait(0.1):
         for record in tail.new():
             if not pending:
                 break
             msg = record.get("msg", "")
+            if not armed:
+                m = re.match(r"checkpoint (\d+) written", msg)
+                armed = bool(m) and int(m.group(1)) >= after_checkpoint
+                continue
             kind = pending[0]
             if kind in ("worker", "shard-server") and msg == "TASK_CHECKPOINT done":
                 target = "worker-1" if kind == "worker" else "shard-server-1"
@@ -182,12 +197,29 @@ def final_checkpoint_digests(cluster, checkpoint):
     return digests
 
 
+def peers(a):
+    """The classifier step alone at the job's per-rank share, and at::mm's rate in the same
+    processes (bench/classifier_step's ranks, W of them, cores // W threads each)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "classifier_step",
+                        "run.py")
+    spec = importlib.util.spec_from_file_location("classifier_step_run", path)
+    classifier_step = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(classifier_step)
+    threads = max(1, (os.cpu_count() or 1) // a.workers)
+    cmd = [os.path.join(a.build, "bench", "classifier_step_rank"), "--layout", "sharded",
+           "--classes", str(a.instances), "--batch", str(2 * a.local_batch * a.workers),
+           "--chunk", "65536", "--cache", str(a.logit_cache_bytes), "--smoothing",
+           str(a.smoothing), "--steps", "3", "--threads", str(threads)]
+    return classifier_step.run_ranks(cmd, a.workers, 1800)
+
+
 def run_job(a, spec_path, cluster, kills):
     mwctl = os.path.join(a.build, "bin", "mwctl")
     peaks, stop, outcomes = {}, threading.Event(), []
     sampler = threading.Thread(target=peak_rss_by_process, args=(cluster, stop, peaks))
     sampler.start()
-    driller = threading.Thread(target=drill, args=(cluster, kills, outcomes, stop))
+    driller = threading.Thread(target=drill,
+                               args=(cluster, kills, a.drills_after_checkpoint, outcomes, stop))
     driller.start()
     started = time.time()
     try:
@@ -208,11 +240,14 @@ def run_job(a, spec_path, cluster, kills):
     result["checkpoint"] = int(m.group(1)) if m else 0
     m = re.search(r"after (\d+) attempt", result["summary"])
     result["attempts"] = int(m.group(1)) if m else 0
-    tasks, writes = {}, []
+    tasks, writes, train_steps = {}, [], []
     for record in log_lines(os.path.join(cluster, "worker-0.log")):
         msg = record.get("msg", "")
         if msg.endswith(" done") and msg.startswith("TASK_"):
             tasks.setdefault(msg[:-5], []).append(float(record.get("seconds", 0)))
+            steps = int(record.get("last_step", 0)) - int(record.get("first_step", 0))
+            if msg == "TASK_TRAIN done" and steps > 0:
+                train_steps.append(float(record.get("seconds", 0)) / steps)
     for w in range(a.workers):
         for record in log_lines(os.path.join(cluster, "worker-%d.log" % w)):
             msg = record.get("msg", "")
@@ -221,15 +256,40 @@ def run_job(a, spec_path, cluster, kills):
                                "not written" not in msg,
                                int(record.get("bytes", 0)), float(record.get("seconds", 0)),
                                msg))
-    result["tasks"], result["writes"] = tasks, writes
+    result["tasks"], result["writes"], result["train_steps"] = tasks, writes, train_steps
     return result
 
 
+def print_peers(a, result, peer):
+    """The job's step and refresh beside the classifier step alone and the refresh's
+    brute-force arithmetic."""
+    if not peer:
+        return
+    print("| measured in the job (rank 0) | seconds | beside | seconds | job / beside |")
+    print("|---|---|---|---|---|")
+    steps = [s for s in result["train_steps"] if s > 0]
+    if steps:
+        step = sorted(steps)[len(steps) // 2]
+        print("| a training step (median of %d tasks' seconds per step) | %.3f | the classifier "
+              "step alone, bench/classifier_step, %d rows per rank, batch %d | %.3f | %.2f |" % (
+                  len(steps), step, a.instances // a.workers, 2 * a.local_batch * a.workers,
+                  peer["step_s"], step / peer["step_s"]))
+    refreshes = [t for t in result["tasks"].get("TASK_TOPK_REFRESH", []) if t > 1]
+    rate = peer.get("mm_gflops", 0) * a.workers * 1e9  # W ranks, cores // W threads each
+    if refreshes and rate:
+        brute = 2.0 * a.instances ** 2 * 128 / rate
+        print("| a top-k refresh over all N (k = 100) | %.1f | all N x N scores at at::mm's "
+              "rate (%.1f GFLOP/s per rank x %d) | %.1f | %.2f |" % (
+                  refreshes[0], peer["mm_gflops"], a.workers, brute, refreshes[0] / brute))
+    print()
+
+
 def print_report(a, result, planned, disk):
-    print("N = %d, W = %d, S = %d, %d steps per epoch, %d epochs, smoothing %s, prior %s: "
-          "%.0f s in all, %s after %d attempt(s)\n" % (
+    print("N = %d, W = %d, S = %d, %d steps per epoch, %d epochs, smoothing %s, prior %s, "
+          "a checkpoint every %s steps: %.0f s in all, %s after %d attempt(s)\n" % (
               a.instances, a.workers, a.shard_servers, a.steps, a.epochs, a.smoothing, a.prior,
-              result["wall"], result["state"], result["attempts"]))
+              a.checkpoint_every or "epoch's", result["wall"], result["state"],
+              result["attempts"]))
     print("| task (rank 0) | count | seconds each |")
     print("|---|---|---|")
     for kind in ("TASK_START", "TASK_TOPK_REFRESH", "TASK_TRAIN", "TASK_CHECKPOINT",
@@ -237,6 +297,8 @@ def print_report(a, result, planned, disk):
         times = result["tasks"].get(kind, [])
         print("| %s | %d | %s |" % (kind, len(times),
                                    ", ".join("%.2f" % t for t in times) or "-"))
+    print()
+    print_peers(a, result, result.get("peer"))
     print("\nCheckpoint writes, each rank's pieces to the S shard servers in the background; "
           "the disk here: %.0f MB/s sequential write (O_DIRECT, fsync), %.0f MB/s read.\n"
           % (disk[0] / 1e6, disk[1] / 1e6))
@@ -276,9 +338,12 @@ def main():
     p.add_argument("--image-size", type=int, default=16)
     p.add_argument("--evaluation-subset", type=int, default=0)
     p.add_argument("--logit-cache-bytes", type=int, default=1 << 30)
+    p.add_argument("--checkpoint-every", type=int, default=0)
     p.add_argument("--kill", action="append", default=[],
                    choices=["worker", "shard-server", "sigterm"])
+    p.add_argument("--drills-after-checkpoint", type=int, default=0)
     p.add_argument("--reference", action="store_true")
+    p.add_argument("--no-peers", action="store_true")
     a = p.parse_args()
     if a.kill and a.workers < 2:
         p.error("--kill needs --workers >= 2 (worker-1 is the one killed)")
@@ -287,7 +352,8 @@ def main():
             "epochs": a.epochs, "warmup_epochs": 0, "max_steps_per_epoch": a.steps,
             "smoothing": a.smoothing, "prior": a.prior, "linear_probe": False,
             "chunk_rows": 65536, "evaluation_subset": a.evaluation_subset,
-            "logit_cache_bytes": a.logit_cache_bytes}
+            "logit_cache_bytes": a.logit_cache_bytes,
+            "checkpoint_every_steps": a.checkpoint_every}
     root = tempfile.mkdtemp(prefix="mw_scale_")
     spec_path = os.path.join(root, "spec.json")
     json.dump(spec, open(spec_path, "w"))
@@ -299,12 +365,14 @@ def main():
     ok = True
     try:
         disk = disk_rates(root)
+        peer = None if a.no_peers else peers(a)
         runs = [("drilled" if a.kill else "run", a.kill)]
         if a.reference:
             runs.append(("reference", []))
         results = {}
         for name, kills in runs:
             result = run_job(a, spec_path, os.path.join(root, name), kills)
+            result["peer"] = peer
             results[name] = result
             if len(runs) > 1:
                 print("### %s run\n" % name)

@@ -249,6 +249,8 @@ Status Agent::Run(const std::atomic<bool>* stop) {
            {"rank", std::to_string(task.rank())},
            {"task_id", task.task_id()},
            {"epoch", std::to_string(task.epoch())},
+           {"first_step", std::to_string(task.first_step())},
+           {"last_step", std::to_string(task.last_step())},
            {"seconds", std::to_string(report.seconds())}});
       // A report that cannot be delivered leaves the coordinator waiting on this worker:
       // after a few tries the worker drops the job and its stream and registers again, which

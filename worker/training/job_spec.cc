@@ -212,6 +212,7 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                           "evaluate_every_epoch",
                                           "linear_probe",
                                           "evaluation_subset",
+                                          "checkpoint_every_steps",
                                           "fine_tune_fractions",
                                           "fine_tune_epochs",
                                           "device",
@@ -269,6 +270,8 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   MW_RETURN_IF_ERROR(ReadBool(j, source, "linear_probe", &spec.linear_probe));
   MW_RETURN_IF_ERROR(
       ReadInt(j, source, "evaluation_subset", 0, kMaxInstances, &spec.evaluation_subset));
+  MW_RETURN_IF_ERROR(
+      ReadInt(j, source, "checkpoint_every_steps", 0, kMaxInstances, &spec.checkpoint_every_steps));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "fine_tune_epochs", 1, 1000, &spec.fine_tune_epochs));
   if (j.contains("fine_tune_fractions")) {
     const json& list = j.at("fine_tune_fractions");

@@ -22,6 +22,10 @@ struct JobSpec {
   bool evaluate_every_epoch = false;  // kNN (and linear probe) after each epoch, not only the last
   bool linear_probe = true;
   int64_t evaluation_subset = 0;  // the first n training images the evaluation uses; 0: all
+  // A checkpoint every this many steps of an epoch besides the one at its end (0: at epoch
+  // ends only): an epoch at ImageNet-21K scale lasts hours, and a failure redoes what follows
+  // the last checkpoint.
+  int64_t checkpoint_every_steps = 0;
   // Semi-supervised evaluation: fine-tune backbone + a linear layer on these fractions of the
   // labelled training images (the paper's 1% and 10%), score on the test split.
   std::vector<double> fine_tune_fractions;
