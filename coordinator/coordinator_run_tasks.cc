@@ -69,6 +69,7 @@ Status Coordinator::Report(const v1::TaskReport& report) {
   TaskOutcome outcome;
   const v1::TaskReport& lead = run.reports.at(0);
   outcome.mean_loss = lead.mean_loss();
+  outcome.stopped_at_step = lead.stopped_at_step();
   outcome.steps_per_epoch = lead.steps_per_epoch();
   outcome.knn_top1 = lead.knn_top1();
   outcome.linear_top1 = lead.linear_top1();

@@ -71,17 +71,21 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
     case TaskKind::kTopKRefresh:
       *next = TrainFrom(*job, 0, cadence);
       break;
-    case TaskKind::kTrain:
-      job->step = done.last_step;
+    case TaskKind::kTrain: {
+      const uint64_t reached = outcome.stopped_at_step > done.first_step
+                                   ? std::min(outcome.stopped_at_step, done.last_step)
+                                   : done.last_step;
+      job->step = reached;
       job->last_loss = outcome.mean_loss;
-      if (done.last_step >= job->steps_per_epoch) {
+      if (reached >= job->steps_per_epoch) {
         *next = CheckpointAt(*job, done.epoch, 0);  // the epoch's own: the next starts at 0
-      } else if (every > 0 && done.last_step % every == 0) {
-        *next = CheckpointAt(*job, done.epoch, done.last_step);
+      } else if (every > 0 && reached % every == 0) {
+        *next = CheckpointAt(*job, done.epoch, reached);
       } else {
-        *next = TrainFrom(*job, done.last_step, cadence);
+        *next = TrainFrom(*job, reached, cadence);
       }
       break;
+    }
     case TaskKind::kCheckpoint:
       // Called once the checkpoint committed on every shard server.
       job->last_checkpoint = done.checkpoint;

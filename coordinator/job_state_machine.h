@@ -40,6 +40,7 @@ struct Cadence {
 // What the gang reported for a task, all ranks together.
 struct TaskOutcome {
   double mean_loss = 0;
+  uint64_t stopped_at_step = 0;  // TRAIN cut short (a member leaving): the step it reached
   uint64_t steps_per_epoch = 0;
   double knn_top1 = 0;
   double linear_top1 = 0;

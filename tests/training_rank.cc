@@ -2,11 +2,17 @@
 // 2,000 Fashion-MNIST training images, checked against the same network at initialisation.
 // The loss must fall from the first epoch to the last, and the kNN accuracy (k = 200) on the
 // first 1,000 test images must beat the random-init network's.
+// MW_MODE=stop: one rank's stop flag (SIGTERM) goes up during a run of steps; every rank must
+// stop after the same step, the one after the flag was seen.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "tests/support/check.h"
 #include "worker/comm/gloo_communicator.h"
@@ -15,12 +21,50 @@
 #include "worker/training/fine_tuning.h"
 #include "worker/training/trainer.h"
 
+namespace {
+
+int StopAtAStep(mw::Communicator* comm) {
+  mw::GreyImages images;
+  MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTrain, &images));
+  const mw::InMemoryDataset train(mw::FirstImages(std::move(images), 400), "train");
+  mw::TrainerConfig config;
+  config.classifier.smoothing = 0;
+  config.local_batch = 20;  // 400 images on 2 ranks: 10 steps per epoch
+  std::unique_ptr<mw::Trainer> trainer;
+  MW_CHECK_OK(mw::Trainer::Create(config, comm, &train, &trainer));
+  MW_CHECK_OK(trainer->InitializeClassifier());
+  std::atomic<bool> stop{false};
+  std::vector<int64_t> steps;
+  trainer->set_stop_flag(&stop);
+  trainer->set_step_observer([&](const mw::StepStats& stats) {
+    steps.push_back(stats.step);
+    if (comm->rank() == 1 && stats.step == 3) stop = true;  // after step 3's votes
+  });
+  double loss = 0;
+  int64_t stopped_at = -1;
+  MW_CHECK_OK(trainer->TrainSteps(0, 0, 10, &loss, &stopped_at));
+  MW_CHECK(stopped_at == 5, "rank %d stopped at step %lld, not 5", comm->rank(),
+           static_cast<long long>(stopped_at));
+  stop = false;
+  MW_CHECK_OK(trainer->TrainSteps(0, stopped_at, 10, &loss, &stopped_at));
+  MW_CHECK(stopped_at == 0, "rank %d stopped at %lld with no flag up", comm->rank(),
+           static_cast<long long>(stopped_at));
+  const std::vector<int64_t> expected = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+  MW_CHECK(steps == expected, "rank %d ran %zu steps, not each of 0..9 once", comm->rank(),
+           steps.size());
+  return 0;
+}
+
+}  // namespace
+
 int main() {
   at::set_num_threads(1);
   mw::GangOptions options;
   MW_CHECK_OK(mw::GangOptionsFromEnvironment(&options));
   std::unique_ptr<mw::Communicator> comm;
   MW_CHECK_OK(mw::GlooCommunicator::Create(options, &comm));
+  const char* mode = std::getenv("MW_MODE");
+  if (mode != nullptr && std::string(mode) == "stop") return StopAtAStep(comm.get());
 
   mw::GreyImages train_all, test_all;
   MW_CHECK_OK(mw::LoadFashionMnist(mw::kFashionMnistDir, mw::Split::kTrain, &train_all));

@@ -245,9 +245,15 @@ def run_job(a, spec_path, cluster, kills):
         msg = record.get("msg", "")
         if msg.endswith(" done") and msg.startswith("TASK_"):
             tasks.setdefault(msg[:-5], []).append(float(record.get("seconds", 0)))
-            steps = int(record.get("last_step", 0)) - int(record.get("first_step", 0))
+            reached = int(record.get("stopped_at_step", 0)) or int(record.get("last_step", 0))
+            steps = reached - int(record.get("first_step", 0))
             if msg == "TASK_TRAIN done" and steps > 0:
                 train_steps.append(float(record.get("seconds", 0)) / steps)
+            if int(record.get("stopped_at_step", 0)):
+                result.setdefault("stops", []).append(
+                    "epoch %s: TRAIN [%s, %s) stopped after step %d (%.1f s)" % (
+                        record.get("epoch"), record.get("first_step"), record.get("last_step"),
+                        reached - 1, float(record.get("seconds", 0))))
     for w in range(a.workers):
         for record in log_lines(os.path.join(cluster, "worker-%d.log" % w)):
             msg = record.get("msg", "")
@@ -321,6 +327,8 @@ def print_report(a, result, planned, disk):
         print("|---|---|---|")
         for d in result["drills"]:
             print("| %s | %s | %s |" % (d["drill"], d["when"], d["pid"]))
+    for stop in result.get("stops", []):
+        print("\nA member leaving cut a training task short (rank 0's log): " + stop)
     print("\n" + result["summary"] + "\n")
 
 

@@ -142,6 +142,7 @@ Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
 Agent::~Agent() = default;
 
 Status Agent::Run(const std::atomic<bool>* stop) {
+  stop_ = stop;
   at::set_num_threads(options_.threads);
   ConnectionOptions coordinator = options_.connection;
   coordinator.address = options_.coordinator;
@@ -251,6 +252,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
            {"epoch", std::to_string(task.epoch())},
            {"first_step", std::to_string(task.first_step())},
            {"last_step", std::to_string(task.last_step())},
+           {"stopped_at_step", std::to_string(report.stopped_at_step())},
            {"seconds", std::to_string(report.seconds())}});
       // A report that cannot be delivered leaves the coordinator waiting on this worker:
       // after a few tries the worker drops the job and its stream and registers again, which
@@ -343,6 +345,7 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
       MW_RETURN_IF_ERROR(job->trainer->InitializeClassifier());
     }
     report->set_steps_per_epoch(static_cast<uint64_t>(job->trainer->steps_per_epoch()));
+    job->trainer->set_stop_flag(stop_);
     job->trainer->set_step_observer(
         [metrics = options_.metrics, timed = job->timed, device](const StepStats& stats) {
           metrics->Step(stats, timed->TakeSeconds());
@@ -374,9 +377,12 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     case v1::TASK_TRAIN: {
       job.timed->TakeSeconds();  // collectives since the last step are not a step's
       double loss = 0;
+      int64_t stopped_at = 0;
       MW_RETURN_IF_ERROR(job.trainer->TrainSteps(epoch, static_cast<int64_t>(task.first_step()),
-                                                 static_cast<int64_t>(task.last_step()), &loss));
+                                                 static_cast<int64_t>(task.last_step()), &loss,
+                                                 &stopped_at));
       report->set_mean_loss(loss);
+      report->set_stopped_at_step(static_cast<uint64_t>(stopped_at));
       return Status::Ok();
     }
     case v1::TASK_CHECKPOINT: {

@@ -58,7 +58,8 @@ class Agent {
   explicit Agent(AgentOptions options);
   ~Agent();
   // Until *stop becomes true (SIGTERM). Then a worker outside any gang leaves at once; one in
-  // a gang finishes the task in hand, reports that it is leaving, runs what the coordinator
+  // a gang finishes the step in hand (its whole gang stops training there with it) or the
+  // refresh or evaluation in hand, reports that it is leaving, runs what the coordinator
   // still sends (a checkpoint of where the gang stands) and leaves when told to STOP or
   // after drain_timeout.
   Status Run(const std::atomic<bool>* stop);
@@ -81,6 +82,7 @@ class Agent {
   std::function<bool(millionway::v1::TaskReport)> send_report_;
   // A checkpoint write's report could not be delivered: the stream is dropped (Run).
   std::atomic<bool> report_lost_{false};
+  const std::atomic<bool>* stop_ = nullptr;  // Run's: SIGTERM, which cuts training short
 };
 
 }  // namespace mw

@@ -218,14 +218,22 @@ Status Trainer::AverageBatchNormStatistics() {
   return AllReduceTensors(*comm_, buffers, 1.0 / comm_->world_size());
 }
 
-Status Trainer::AllReduceGradients() {
+Status Trainer::AllReduceGradients(int* stop_votes) {
   // Each rank's backward carries its own samples' share of the global mean loss: the sum
-  // over ranks is the gradient.
-  return AllReduceTensors(*comm_, GradientsOf(model_->Parameters()), 1.0);
+  // over ranks is the gradient. The votes ride in the same message, so agreeing where to
+  // stop costs no collective of its own.
+  std::vector<at::Tensor> tensors = GradientsOf(model_->Parameters());
+  const bool stop = stop_flag_ != nullptr && stop_flag_->load();
+  const at::Tensor votes = at::full({1}, stop ? 1.0 : 0.0, tensors.front().options());
+  tensors.push_back(votes);
+  MW_RETURN_IF_ERROR(AllReduceTensors(*comm_, tensors, 1.0));
+  *stop_votes = static_cast<int>(std::lround(votes.item<double>()));
+  return Status::Ok();
 }
 
-Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
-                           double* mean_loss) {
+Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step, double* mean_loss,
+                           int64_t* stopped_at) {
+  if (stopped_at != nullptr) *stopped_at = 0;
   if (first_step < 0 || last_step > steps_per_epoch() || first_step > last_step) {
     return Status::InvalidArgument("steps [" + std::to_string(first_step) + ", " +
                                    std::to_string(last_step) + ") of an epoch of " +
@@ -280,7 +288,8 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
                                          classifier_lr, &result));
     model_->optimizer->zero_grad();
     embeddings.backward(result.feature_grad.to(embeddings.scalar_type()));
-    MW_RETURN_IF_ERROR(AllReduceGradients());
+    int stop_votes = 0;
+    MW_RETURN_IF_ERROR(AllReduceGradients(&stop_votes));
     const double lr = LearningRate(config_.lr, epoch, step);
     for (auto& group : model_->optimizer->param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -300,6 +309,10 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
       stats.seconds = std::chrono::duration<double>(done - step_start).count();
       stats.data_wait_seconds = std::chrono::duration<double>(batch_ready - step_start).count();
       step_observer_(stats);
+    }
+    if (stop_votes > 0 && step + 1 < last_step) {
+      if (stopped_at != nullptr) *stopped_at = step + 1;
+      break;
     }
   }
   *mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0;

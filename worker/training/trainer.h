@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -55,8 +56,14 @@ class Trainer {
   // int64.
   at::Tensor neighbor_rows() const { return neighbor_rows_; }
 
-  // Steps [first_step, last_step) of `epoch`; mean loss over them in *mean_loss.
-  Status TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step, double* mean_loss);
+  // Steps [first_step, last_step) of `epoch`; mean loss over them in *mean_loss. When a
+  // rank's stop flag (set_stop_flag) is up at a step, every rank stops after that step and
+  // *stopped_at (if given) is the step it would have run next; else it is 0.
+  Status TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step, double* mean_loss,
+                    int64_t* stopped_at = nullptr);
+  // A flag (SIGTERM) that cuts TrainSteps short at a step all ranks agree on: each step's
+  // gradient all-reduce carries the ranks' votes.
+  void set_stop_flag(const std::atomic<bool>* stop) { stop_flag_ = stop; }
   // Steps [first_step, steps_per_epoch) of `epoch`.
   Status TrainEpoch(int64_t epoch, int64_t first_step, double* mean_loss) {
     return TrainSteps(epoch, first_step, steps_per_epoch(), mean_loss);
@@ -115,7 +122,8 @@ class Trainer {
   struct Model;
   Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data);
   double LearningRate(double base, int64_t epoch, int64_t step) const;
-  Status AllReduceGradients();
+  // Sums the ranks' gradients; *stop_votes becomes the number of ranks whose stop flag is up.
+  Status AllReduceGradients(int* stop_votes);
   // Each rank's BN running statistics come from its own batches; averaging them after every
   // pass that updates them keeps the replicas identical (what DDP's buffer broadcast is for),
   // so evaluation and checkpoints see one model whichever rank serves them.
@@ -134,6 +142,7 @@ class Trainer {
   at::Tensor neighbor_rows_;  // [this rank's classifier rows, k] int32
   at::Tensor neighbors_;      // [ids this rank loads this epoch, k] int32, in sampler order
   std::function<void(const StepStats&)> step_observer_;
+  const std::atomic<bool>* stop_flag_ = nullptr;
 };
 
 }  // namespace mw
