@@ -157,6 +157,9 @@ class Coordinator {
   void ControlLoop();
   // Under mu_.
   void ScheduleLocked();
+  // Logs why the queue's head cannot start (free workers, who holds the others), when that
+  // changed since the last such line.
+  void LogWaitingLocked(const JobRecord& job, size_t free, const std::string& busy);
   void SendLocked(Run& run);
   // After the task in hand completed on every rank (run.deferred set): completes the job,
   // stops or regangs the gang, or sends the next task; waits (returns) while a checkpoint
@@ -230,6 +233,7 @@ class Coordinator {
   std::chrono::steady_clock::time_point next_write_retry_;
   // Conflicts (kConflict stops) in a row, by job; cleared by a committed checkpoint.
   std::map<std::string, int> conflicts_;
+  std::string last_waiting_;  // LogWaitingLocked's last line
   std::mutex mu_;
   std::condition_variable changed_;
   std::map<std::string, Worker> workers_;

@@ -35,9 +35,16 @@ bool Coordinator::ShouldRegangLocked(const Run& run) {
 void Coordinator::ScheduleLocked() {
   std::vector<std::string> free;
   bool draining = false;
+  std::string busy;  // who is not free, for the log of a job that waits
   for (const auto& [id, w] : workers_) {
     if (IsFree(w)) free.push_back(id);
     draining |= w.draining;
+    if (!IsFree(w)) {
+      busy += (busy.empty() ? "" : ", ") + w.name +
+              (w.draining  ? " (leaving a gang)"
+               : w.leaving ? " (SIGTERM)"
+                           : " (in a gang)");
+    }
   }
   for (auto it = queue_.begin(); it != queue_.end();) {
     JobRecord job = it->second;
@@ -52,7 +59,10 @@ void Coordinator::ScheduleLocked() {
     // is not starved by a stream of small ones. An elastic job takes what is free, but not
     // while workers are still leaving a gang: they are about to be free (a regang's own).
     const size_t size = std::min<size_t>(free.size(), job.world_size);
-    if (size < job.world_size && (size < MinWorldSize(job) || draining)) break;
+    if (size < job.world_size && (size < MinWorldSize(job) || draining)) {
+      LogWaitingLocked(job, free.size(), busy);
+      break;
+    }
     Run run;
     run.cadence.train_chunks_per_epoch = options_.train_chunks_per_epoch;
     run.cadence.checkpoint_every_steps = CheckpointEverySteps(job);
@@ -60,7 +70,7 @@ void Coordinator::ScheduleLocked() {
     free.erase(free.begin(), free.begin() + static_cast<std::ptrdiff_t>(size));
     job.state = JobState::kRunning;
     ++job.attempts;
-    run.plan = JobStateMachine::Start(job);
+    run.plan = JobStateMachine::Start(job, static_cast<uint32_t>(size));
     job.phase = PhaseOf(run.plan.kind);
     run.job = job;
     run.started = std::chrono::steady_clock::now();
@@ -68,6 +78,7 @@ void Coordinator::ScheduleLocked() {
     run.progress_at_start = Progress(job);
     if (!WriteLocked(&run.job).ok()) return;  // it stays queued; the next pass retries
     it = queue_.erase(it);
+    last_waiting_.clear();
     for (const auto& id : run.gang) workers_.at(id).job = job.id;
     Run& placed = runs_[job.id] = std::move(run);
     std::string gang;
@@ -79,6 +90,20 @@ void Coordinator::ScheduleLocked() {
          {"gang", gang}});
     SendLocked(placed);
   }
+}
+
+void Coordinator::LogWaitingLocked(const JobRecord& job, size_t free, const std::string& busy) {
+  // Once per change of what it waits for: the scheduler runs every 200 ms.
+  const std::string reason =
+      job.id + ": " + std::to_string(free) + " free of " + std::to_string(MinWorldSize(job)) +
+      ".." + std::to_string(job.world_size) + "; not free: " + (busy.empty() ? "none" : busy);
+  if (reason == last_waiting_) return;
+  last_waiting_ = reason;
+  Log(LogLevel::kInfo, "job waits for workers",
+      {{"job_id", job.id},
+       {"free", std::to_string(free)},
+       {"needs", std::to_string(MinWorldSize(job))},
+       {"not_free", busy.empty() ? "none" : busy}});
 }
 
 void Coordinator::ReconcileLoop() {

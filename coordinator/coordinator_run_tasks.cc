@@ -203,8 +203,9 @@ Status Coordinator::AdvanceLocked(const std::string& job_id) {
   TaskPlan next = current.deferred->next;
   const Worker* leaving = LeavingMemberLocked(current);
   const bool checkpointed = current.plan.kind == TaskKind::kCheckpoint;
-  const bool regang = checkpointed && more && next.kind != TaskKind::kEvaluate && !leaving &&
-                      ShouldRegangLocked(current);
+  // At an epoch's own checkpoint only: a cadence's mid-epoch one resumes exactly on its W.
+  const bool regang = checkpointed && current.plan.first_step == 0 && more &&
+                      next.kind != TaskKind::kEvaluate && !leaving && ShouldRegangLocked(current);
   // What must see the last checkpoint committed first: the job's end, a gang that stops (a
   // member leaving, a regang), and the next checkpoint (one write in flight per rank).
   if (current.pending && (!more || leaving || regang || next.kind == TaskKind::kCheckpoint)) {

@@ -43,12 +43,20 @@ TaskPlan CheckpointAt(const JobRecord& job, uint64_t epoch, uint64_t step) {
 
 }  // namespace
 
-TaskPlan JobStateMachine::Start(const JobRecord& job) {
+TaskPlan JobStateMachine::Start(const JobRecord& job, uint32_t world_size) {
   TaskPlan plan;
   plan.kind = TaskKind::kStart;
   plan.epoch = job.epoch;
   plan.checkpoint = job.last_checkpoint;
   plan.first_step = job.last_checkpoint > 0 ? job.checkpoint_step : 0;
+  const uint64_t written_by = job.checkpoint_world_size;
+  if (plan.first_step > 0 && world_size > 0 && written_by > 0 && written_by != world_size) {
+    // The epoch's order is one permutation whatever W is, and step s of W ranks has used
+    // its first s W b samples: on another W the epoch resumes after as many, rounded down
+    // (up to one global batch is seen twice), but not to step 0, which would mean no
+    // mid-epoch state (the epoch's top-k table) to load.
+    plan.first_step = std::max<uint64_t>(1, plan.first_step * written_by / world_size);
+  }
   return plan;
 }
 
@@ -65,8 +73,13 @@ bool JobStateMachine::Next(JobRecord* job, const TaskPlan& done, const TaskOutco
     case TaskKind::kStart:
       job->steps_per_epoch = outcome.steps_per_epoch;
       job->step = done.first_step;  // a mid-epoch checkpoint resumes where it was taken
-      *next = job->step > 0 && job->epoch < job->epochs ? TrainFrom(*job, job->step, cadence)
-                                                        : EpochStart(*job);
+      if (job->step == 0 || job->epoch >= job->epochs) {
+        *next = EpochStart(*job);
+      } else if (job->step >= job->steps_per_epoch) {
+        *next = CheckpointAt(*job, job->epoch, 0);  // more ranks: nothing left of the epoch
+      } else {
+        *next = TrainFrom(*job, job->step, cadence);
+      }
       break;
     case TaskKind::kTopKRefresh:
       *next = TrainFrom(*job, 0, cadence);

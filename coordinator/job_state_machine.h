@@ -48,8 +48,8 @@ struct TaskOutcome {
 
 class JobStateMachine {
  public:
-  // The first task of a (re)started gang.
-  static TaskPlan Start(const JobRecord& job);
+  // The first task of a (re)started gang of `world_size` ranks (0: as the checkpoint's).
+  static TaskPlan Start(const JobRecord& job, uint32_t world_size = 0);
   // A mid-epoch checkpoint of where the gang stands, for a gang that must stop; false when
   // it would save nothing the last checkpoint does not hold, or the epoch's own is next.
   static bool CheckpointNow(const JobRecord& job, TaskPlan* out);

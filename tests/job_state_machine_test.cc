@@ -133,5 +133,44 @@ TEST(JobStateMachine, ACheckpointCadenceCutsTheEpochAtEveryMultiple) {
   EXPECT_EQ(next.last_step, 25u);
 }
 
+TEST(JobStateMachine, ATaskCutShortOrAResumeOnAnotherWKeepsItsPlaceInTheEpoch) {
+  JobRecord job;
+  job.epochs = 1;
+  job.steps_per_epoch = 40;
+  const Cadence cadence{/*train_chunks_per_epoch=*/3, /*checkpoint_every_steps=*/0};
+  // A member's SIGTERM stopped the gang after step 4 of [0, 14): the job stands at step 5.
+  TaskPlan train;
+  train.kind = TaskKind::kTrain;
+  train.first_step = 0;
+  train.last_step = 14;
+  TaskOutcome cut;
+  cut.stopped_at_step = 5;
+  TaskPlan next;
+  ASSERT_TRUE(JobStateMachine::Next(&job, train, cut, &next, cadence));
+  EXPECT_EQ(job.step, 5u);
+  TaskPlan save;
+  ASSERT_TRUE(JobStateMachine::CheckpointNow(job, &save));
+  EXPECT_EQ(save.first_step, 5u);
+
+  // Checkpoint 1 taken there by 2 ranks; a gang of another size resumes after as many
+  // samples (step s of W ranks has used s W b of them), rounded down, never to step 0.
+  job.last_checkpoint = 1;
+  job.checkpoint_step = 10;
+  job.checkpoint_world_size = 2;
+  EXPECT_EQ(JobStateMachine::Start(job, 2).first_step, 10u);
+  EXPECT_EQ(JobStateMachine::Start(job, 4).first_step, 5u);
+  EXPECT_EQ(JobStateMachine::Start(job, 3).first_step, 6u);
+  EXPECT_EQ(JobStateMachine::Start(job, 1).first_step, 20u);
+  EXPECT_EQ(JobStateMachine::Start(job, 64).first_step, 1u);
+  // Resumed on 1 rank, whose epoch is capped at 15 steps: the epoch's training is done, so
+  // its own checkpoint comes next.
+  TaskOutcome started;
+  started.steps_per_epoch = 15;
+  ASSERT_TRUE(JobStateMachine::Next(&job, JobStateMachine::Start(job, 1), started, &next, cadence));
+  EXPECT_EQ(next.kind, TaskKind::kCheckpoint);
+  EXPECT_EQ(next.first_step, 0u);
+  EXPECT_EQ(next.checkpoint, 2u);
+}
+
 }  // namespace
 }  // namespace mw

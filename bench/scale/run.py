@@ -5,7 +5,7 @@ servers, coordinator, W workers, tokens on every hop) on a synthetic set of N sm
         [--steps 20] [--epochs 2] [--smoothing 0.2] [--prior contrastive] \\
         [--checkpoint-every 0] [--evaluation-subset 0] [--logit-cache-bytes 1073741824] \\
         [--kill worker --kill shard-server --kill sigterm] [--drills-after-checkpoint 0] \\
-        [--reference] [--no-peers] [--build build]
+        [--resize W2] [--reference [--tolerance 0.02]] [--no-peers] [--build build]
 
 The job: the prior over all N (unless --prior gaussian), per epoch a top-k refresh over all N
 (unless --smoothing 0), --steps training steps (max_steps_per_epoch), a checkpoint (and one
@@ -20,7 +20,10 @@ worker-1 part-way through a training task, so the gang checkpoints mid-epoch bef
 leaves. `mwctl local` restarts what exits, as Kubernetes restarts a pod. With
 --checkpoint-every and --drills-after-checkpoint 1, the drills land after the epoch's top-k
 refresh, with its table in the checkpoint they resume from.
---reference then runs the same job without drills and compares the two final checkpoints
+--resize W2 then asks the coordinator (mwctl scale) to run the job on W2 workers from its
+next checkpoint, which it loads on W2 ranks: a resume at another W, whose global batch
+differs, so --reference compares it by its kNN top-1 within --tolerance. Without --resize,
+--reference runs the same job without drills and compares the two final checkpoints
 byte for byte (classifier rows, momentum and the backbone's state dict; not the model blob,
 whose optimizer state LibTorch keys by memory addresses).
 
@@ -133,10 +136,23 @@ def signal_process(cluster, name, sig):
     return None
 
 
-def drill(cluster, kills, after_checkpoint, outcomes, stop):
-    """Runs the fault drills, reading worker-0's log (the drills spare worker-0, and every
-    member of a gang logs each task it runs), once worker-0 has written checkpoint
-    `after_checkpoint` (0: from the start)."""
+def resize(a, cluster, workers):
+    """Asks the coordinator (mwctl scale, the user's token) to run the job on `workers` from
+    its next checkpoint on."""
+    port = open(os.path.join(cluster, "coordinator.port")).read().strip()
+    done = subprocess.run([os.path.join(a.build, "bin", "mwctl"), "--coordinator",
+                           "127.0.0.1:" + port, "--token-file",
+                           os.path.join(cluster, "auth", "user.token"), "scale", "job-1",
+                           "--workers", str(workers), "--min-workers", str(workers)],
+                          capture_output=True, text=True)
+    return done.returncode
+
+
+def drill(a, cluster, kills, outcomes, stop):
+    """Runs the fault drills (then the resize, if any), reading worker-0's log (the drills
+    spare worker-0, and every member of a gang logs each task it runs), once worker-0 has
+    written checkpoint --drills-after-checkpoint (0: from the start)."""
+    after_checkpoint = a.drills_after_checkpoint
     tail = LogTail(os.path.join(cluster, "worker-0.log"))
     pending = list(kills)
     armed = after_checkpoint == 0
@@ -150,7 +166,16 @@ def drill(cluster, kills, after_checkpoint, outcomes, stop):
                 armed = bool(m) and int(m.group(1)) >= after_checkpoint
                 continue
             kind = pending[0]
-            if kind in ("worker", "shard-server") and msg == "TASK_CHECKPOINT done":
+            if kind == "resize":
+                code = resize(a, cluster, a.resize)
+                if code != 0:
+                    sys.stderr.write("mwctl scale failed (exit %d)\n" % code)
+                outcomes.append({"drill": "mwctl scale job-1 --workers %d" % a.resize,
+                                 "pid": "exit %d" % code, "at": time.time(),
+                                 "when": "epoch %s, from its next checkpoint" %
+                                 record.get("epoch")})
+                pending.pop(0)
+            elif kind in ("worker", "shard-server") and msg == "TASK_CHECKPOINT done":
                 target = "worker-1" if kind == "worker" else "shard-server-1"
                 pid = signal_process(cluster, target, signal.SIGKILL)
                 outcomes.append({"drill": "kill -9 %s" % target, "pid": pid,
@@ -218,8 +243,7 @@ def run_job(a, spec_path, cluster, kills):
     peaks, stop, outcomes = {}, threading.Event(), []
     sampler = threading.Thread(target=peak_rss_by_process, args=(cluster, stop, peaks))
     sampler.start()
-    driller = threading.Thread(target=drill,
-                               args=(cluster, kills, a.drills_after_checkpoint, outcomes, stop))
+    driller = threading.Thread(target=drill, args=(a, cluster, kills, outcomes, stop))
     driller.start()
     started = time.time()
     try:
@@ -238,6 +262,8 @@ def run_job(a, spec_path, cluster, kills):
     result["state"] = state[-1] if state else "no final state"
     m = re.search(r"checkpoint (\d+):", result["summary"])
     result["checkpoint"] = int(m.group(1)) if m else 0
+    m = re.search(r"kNN top-1 ([\d.]+)", result["summary"])
+    result["knn"] = float(m.group(1)) if m else float("nan")
     m = re.search(r"after (\d+) attempt", result["summary"])
     result["attempts"] = int(m.group(1)) if m else 0
     tasks, writes, train_steps = {}, [], []
@@ -350,11 +376,21 @@ def main():
     p.add_argument("--kill", action="append", default=[],
                    choices=["worker", "shard-server", "sigterm"])
     p.add_argument("--drills-after-checkpoint", type=int, default=0)
+    p.add_argument("--resize", type=int, default=0,
+                   help="after the drills, mwctl scale the job to this W (from its next "
+                        "checkpoint)")
+    p.add_argument("--tolerance", type=float, default=0.02,
+                   help="with --resize and --reference: the kNN top-1 the resized run must "
+                        "reach, at most this far from the reference's")
     p.add_argument("--reference", action="store_true")
     p.add_argument("--no-peers", action="store_true")
     a = p.parse_args()
     if a.kill and a.workers < 2:
         p.error("--kill needs --workers >= 2 (worker-1 is the one killed)")
+    if a.resize and not 1 <= a.resize < a.workers:
+        p.error("--resize must be at least 1 and below --workers (no more workers are started)")
+    if a.resize and "sigterm" in a.kill:
+        p.error("--resize with --kill sigterm: the resize would land during the SIGTERM drain")
     spec = {"dataset": "synthetic", "synthetic_size": a.instances, "image_size": a.image_size,
             "test_subset": 1000, "backbone": "small", "local_batch": a.local_batch,
             "epochs": a.epochs, "warmup_epochs": 0, "max_steps_per_epoch": a.steps,
@@ -374,7 +410,8 @@ def main():
     try:
         disk = disk_rates(root)
         peer = None if a.no_peers else peers(a)
-        runs = [("drilled" if a.kill else "run", a.kill)]
+        runs = [("drilled" if a.kill or a.resize else "run",
+                 a.kill + (["resize"] if a.resize else []))]
         if a.reference:
             runs.append(("reference", []))
         results = {}
@@ -388,8 +425,17 @@ def main():
             if result["state"] != "COMPLETED":
                 ok = False
                 sys.stderr.write(result["output"][-4000:])
-        if a.reference and ok:
-            drilled = final_checkpoint_digests(os.path.join(root, "drilled" if a.kill else "run"),
+        if a.reference and ok and a.resize:
+            # Another W changes the global batch, so the runs part ways: held to a tolerance.
+            gap = abs(results["drilled"]["knn"] - results["reference"]["knn"])
+            print("Resumed on W = %d: kNN top-1 %.4f, the uninterrupted run on W = %d %.4f: "
+                  "|difference| %.4f, held to <= %.4f" % (
+                      a.resize, results["drilled"]["knn"], a.workers,
+                      results["reference"]["knn"], gap, a.tolerance))
+            scaled = [d for d in results["drilled"]["drills"] if d["drill"].startswith("mwctl")]
+            ok = gap <= a.tolerance and all(d["pid"] == "exit 0" for d in scaled)
+        elif a.reference and ok:
+            drilled = final_checkpoint_digests(os.path.join(root, runs[0][0]),
                                                results[runs[0][0]]["checkpoint"])
             reference = final_checkpoint_digests(os.path.join(root, "reference"),
                                                  results["reference"]["checkpoint"])

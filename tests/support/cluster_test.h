@@ -42,8 +42,8 @@ class ClusterTest : public ::testing::Test {
     options_.collective_timeout_s = 10;
   }
   void TearDown() override {
+    if (HasFailure()) PrintLogTails();  // before the shutdown's own lines push it out
     if (cluster_) cluster_->Stop();
-    if (HasFailure()) PrintLogTails();
     std::filesystem::remove_all(options_.dir);
   }
   // What each process logged last, for a failure seen only in CI.
@@ -87,6 +87,18 @@ class ClusterTest : public ::testing::Test {
     millionway::v1::Job job;
     EXPECT_TRUE(Client()->Submit("failures", spec, 2, 0, &job, min_world_size).ok());
     return job.id();
+  }
+  // Starts again, as Kubernetes would, every worker of the first `count` that has exited,
+  // saying so: a worker whose gang teardown overran exits (code 3) to be restarted, and a
+  // test that restarts only its own victims would otherwise wait for a gang that can never
+  // form again.
+  void RestartExitedWorkers(int count) {
+    for (int i = 0; i < count; ++i) {
+      if (!cluster_->worker(i).Wait(std::chrono::milliseconds(0))) continue;
+      std::cerr << "worker-" << i << " had exited (code " << cluster_->worker(i).exit_code()
+                << "): restarted\n";
+      EXPECT_TRUE(cluster_->RestartWorker(i).ok());
+    }
   }
   int WorkerIndex(const std::string& name) {
     return std::stoi(name.substr(std::string("worker-").size()));

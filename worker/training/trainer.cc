@@ -212,17 +212,28 @@ double Trainer::LearningRate(double base, int64_t epoch, int64_t step) const {
   return base * 0.5 * (1.0 + std::cos(M_PI * std::min(progress, 1.0)));
 }
 
-Status Trainer::AverageBatchNormStatistics() {
+std::vector<at::Tensor> Trainer::BatchNormStatistics() {
   std::vector<at::Tensor> buffers = FloatingBuffers(model_->backbone->named_buffers());
   for (const auto& b : FloatingBuffers(model_->head->named_buffers())) buffers.push_back(b);
-  return AllReduceTensors(*comm_, buffers, 1.0 / comm_->world_size());
+  return buffers;
 }
 
-Status Trainer::AllReduceGradients(int* stop_votes) {
-  // Each rank's backward carries its own samples' share of the global mean loss: the sum
-  // over ranks is the gradient. The votes ride in the same message, so agreeing where to
-  // stop costs no collective of its own.
+Status Trainer::AverageBatchNormStatistics() {
+  return AllReduceTensors(*comm_, BatchNormStatistics(), 1.0 / comm_->world_size());
+}
+
+Status Trainer::SynchronizeStep(int* stop_votes) {
+  // One message per step. The gradients: each rank's backward carries its own samples' share
+  // of the global mean loss, so their sum is the gradient. The BN running statistics, each
+  // rank's from its own batch: their mean, so the replicas agree after every step and a
+  // checkpoint taken after any step (a SIGTERM cuts a task short) holds what an uninterrupted
+  // run holds there. And the ranks' stop votes: agreeing where to stop costs nothing more.
   std::vector<at::Tensor> tensors = GradientsOf(model_->Parameters());
+  const double share = 1.0 / comm_->world_size();
+  for (const auto& statistic : BatchNormStatistics()) {
+    statistic.mul_(share);
+    tensors.push_back(statistic);
+  }
   const bool stop = stop_flag_ != nullptr && stop_flag_->load();
   const at::Tensor votes = at::full({1}, stop ? 1.0 : 0.0, tensors.front().options());
   tensors.push_back(votes);
@@ -289,7 +300,7 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
     model_->optimizer->zero_grad();
     embeddings.backward(result.feature_grad.to(embeddings.scalar_type()));
     int stop_votes = 0;
-    MW_RETURN_IF_ERROR(AllReduceGradients(&stop_votes));
+    MW_RETURN_IF_ERROR(SynchronizeStep(&stop_votes));
     const double lr = LearningRate(config_.lr, epoch, step);
     for (auto& group : model_->optimizer->param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
@@ -316,7 +327,7 @@ Status Trainer::TrainSteps(int64_t epoch, int64_t first_step, int64_t last_step,
     }
   }
   *mean_loss = steps > 0 ? loss_sum / static_cast<double>(steps) : 0;
-  return AverageBatchNormStatistics();
+  return Status::Ok();  // each step left the replicas' statistics averaged
 }
 
 Status Trainer::FeaturesPart(const Dataset& data, at::Tensor* out) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "worker/classifier/classifier.h"
@@ -122,12 +123,14 @@ class Trainer {
   struct Model;
   Trainer(const TrainerConfig& config, Communicator* comm, const Dataset* data);
   double LearningRate(double base, int64_t epoch, int64_t step) const;
-  // Sums the ranks' gradients; *stop_votes becomes the number of ranks whose stop flag is up.
-  Status AllReduceGradients(int* stop_votes);
+  // After a step's backward, in one all-reduce: sums the ranks' gradients, averages their
+  // BN running statistics, and counts in *stop_votes the ranks whose stop flag is up.
+  Status SynchronizeStep(int* stop_votes);
   // Each rank's BN running statistics come from its own batches; averaging them after every
   // pass that updates them keeps the replicas identical (what DDP's buffer broadcast is for),
   // so evaluation and checkpoints see one model whichever rank serves them.
   Status AverageBatchNormStatistics();
+  std::vector<at::Tensor> BatchNormStatistics();  // floating buffers of backbone and head
 
   TrainerConfig config_;
   Communicator* comm_;
