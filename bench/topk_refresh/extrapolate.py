@@ -4,7 +4,8 @@
 A whole refresh was timed at --measured-rows inside a job (bench/scale/run.py prints it:
 --measured-seconds, on --measured-ranks ranks of one core each). topk_slice scores a slice of
 rows against all N, with the refresh's own kernel, at that N and at each --rows; its time per
-pair grows with N through the heap insertions. The whole at a target N is then
+pair changes with N: the heap insertions per row grow like k (1 + ln(N / k)), so per pair
+they fall, towards the matrix product's cost alone. The whole at a target N is then
 
     measured seconds x (N / measured N)^2 x (per pair at N / per pair at measured N)
 

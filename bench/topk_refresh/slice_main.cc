@@ -2,9 +2,10 @@
 // against all N (generated block by block from seeds, so N = 14.2M needs no 7 GB of rows),
 // with the refresh's own block sizes, matrix product and running top-k (TopKRows). A whole
 // refresh at N costs about N / slice times this, halved for symmetry; what it costs per
-// pair grows with N through the heap insertions (about k (1 + ln(N / k)) per row), which a
-// slice at the real N measures and a smaller N would not. Prints one JSON line: the seconds
-// spent scoring and selecting (generation excluded) and the nanoseconds per pair.
+// pair changes with N through the heap insertions (about k (1 + ln(N / k)) per row, so fewer
+// per pair as N grows), which a slice at the real N measures and a smaller N would not.
+// Prints one JSON line: the seconds spent scoring and selecting (generation excluded) and the
+// nanoseconds per pair.
 //
 //   topk_slice --num-rows N [--slice 2048] [--dim 128] [--k 100] [--threads 1]
 #include <ATen/ATen.h>
