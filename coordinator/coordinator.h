@@ -131,6 +131,9 @@ class Coordinator {
     std::vector<std::string> gang;  // worker ids by rank
     Cadence cadence;                // the options' chunks, the spec's checkpoint interval
     TaskPlan plan;
+    // The step of the epoch whose state the job last saved, in this gang's steps: what it
+    // loaded at START (converted to its W), then each commit's. A stop saves only past it.
+    uint64_t saved_step = 0;
     std::string task_id;
     std::map<uint32_t, millionway::v1::TaskReport> reports;
     std::chrono::steady_clock::time_point started;

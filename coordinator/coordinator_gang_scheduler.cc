@@ -71,6 +71,7 @@ void Coordinator::ScheduleLocked() {
     job.state = JobState::kRunning;
     ++job.attempts;
     run.plan = JobStateMachine::Start(job, static_cast<uint32_t>(size));
+    run.saved_step = run.plan.first_step;
     job.phase = PhaseOf(run.plan.kind);
     run.job = job;
     run.started = std::chrono::steady_clock::now();

@@ -190,6 +190,7 @@ Status Coordinator::MaybeCommitLocked(std::unique_lock<std::mutex>& lock,
     return recorded_now;
   }
   current.pending.reset();
+  current.saved_step = plan.first_step;
   current.last_checkpoint_time = std::chrono::system_clock::now();
   conflicts_.erase(job_id);
   metrics_->CheckpointCommitted(seconds);
@@ -203,9 +204,8 @@ Status Coordinator::AdvanceLocked(const std::string& job_id) {
   TaskPlan next = current.deferred->next;
   const Worker* leaving = LeavingMemberLocked(current);
   const bool checkpointed = current.plan.kind == TaskKind::kCheckpoint;
-  // At an epoch's own checkpoint only: a cadence's mid-epoch one resumes exactly on its W.
-  const bool regang = checkpointed && current.plan.first_step == 0 && more &&
-                      next.kind != TaskKind::kEvaluate && !leaving && ShouldRegangLocked(current);
+  const bool regang = checkpointed && more && next.kind != TaskKind::kEvaluate && !leaving &&
+                      ShouldRegangLocked(current);
   // What must see the last checkpoint committed first: the job's end, a gang that stops (a
   // member leaving, a regang), and the next checkpoint (one write in flight per rank).
   if (current.pending && (!more || leaving || regang || next.kind == TaskKind::kCheckpoint)) {
@@ -229,7 +229,7 @@ Status Coordinator::AdvanceLocked(const std::string& job_id) {
     // the job resumes from there without the leaving worker, and it was no failure.
     TaskPlan save;
     if (next.kind != TaskKind::kCheckpoint) {
-      if (!JobStateMachine::CheckpointNow(current.job, &save)) {
+      if (!JobStateMachine::CheckpointNow(current.job, current.saved_step, &save)) {
         StopRunLocked(job_id, "worker " + leaving->name + " left (SIGTERM)", StopCause::kLeaving);
         return Status::Ok();
       }

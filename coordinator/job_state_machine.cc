@@ -54,14 +54,14 @@ TaskPlan JobStateMachine::Start(const JobRecord& job, uint32_t world_size) {
     // The epoch's order is one permutation whatever W is, and step s of W ranks has used
     // its first s W b samples: on another W the epoch resumes after as many, rounded down
     // (up to one global batch is seen twice), but not to step 0, which would mean no
-    // mid-epoch state (the epoch's top-k table) to load.
+    // mid-epoch state (the epoch's top-k table) to load: there, up to one is skipped.
     plan.first_step = std::max<uint64_t>(1, plan.first_step * written_by / world_size);
   }
   return plan;
 }
 
-bool JobStateMachine::CheckpointNow(const JobRecord& job, TaskPlan* out) {
-  if (job.step <= job.checkpoint_step || job.step >= job.steps_per_epoch) return false;
+bool JobStateMachine::CheckpointNow(const JobRecord& job, uint64_t saved_step, TaskPlan* out) {
+  if (job.step <= saved_step || job.step >= job.steps_per_epoch) return false;
   *out = CheckpointAt(job, job.epoch, job.step);
   return true;
 }

@@ -51,8 +51,13 @@ class JobStateMachine {
   // The first task of a (re)started gang of `world_size` ranks (0: as the checkpoint's).
   static TaskPlan Start(const JobRecord& job, uint32_t world_size = 0);
   // A mid-epoch checkpoint of where the gang stands, for a gang that must stop; false when
-  // it would save nothing the last checkpoint does not hold, or the epoch's own is next.
-  static bool CheckpointNow(const JobRecord& job, TaskPlan* out);
+  // it would save nothing the last checkpoint does not hold (saved_step: its step in this
+  // gang's steps, which differ from the record's after a restart on another W), or the
+  // epoch's own is next.
+  static bool CheckpointNow(const JobRecord& job, uint64_t saved_step, TaskPlan* out);
+  static bool CheckpointNow(const JobRecord& job, TaskPlan* out) {
+    return CheckpointNow(job, job.checkpoint_step, out);
+  }
   // The task after `done` succeeded; applies its outcome to `job` (the caller persists it).
   // Returns false when the job has nothing left to do (then it is COMPLETED).
   static bool Next(JobRecord* job, const TaskPlan& done, const TaskOutcome& outcome, TaskPlan* next,

@@ -170,6 +170,16 @@ TEST(JobStateMachine, ATaskCutShortOrAResumeOnAnotherWKeepsItsPlaceInTheEpoch) {
   EXPECT_EQ(next.kind, TaskKind::kCheckpoint);
   EXPECT_EQ(next.first_step, 0u);
   EXPECT_EQ(next.checkpoint, 2u);
+
+  // Resumed on 4 ranks at step 5 (the record says 10, in the 2 ranks' steps): a member
+  // leaving at step 8 has 3 steps to save, which only the gang's own step units show.
+  job.steps_per_epoch = 40;
+  const TaskPlan on_four = JobStateMachine::Start(job, 4);
+  ASSERT_EQ(on_four.first_step, 5u);
+  job.step = 8;
+  EXPECT_TRUE(JobStateMachine::CheckpointNow(job, on_four.first_step, &save));
+  EXPECT_EQ(save.first_step, 8u);
+  EXPECT_FALSE(JobStateMachine::CheckpointNow(job, &save));  // 8 <= 10: the record's units
 }
 
 }  // namespace

@@ -28,8 +28,8 @@ byte for byte (classifier rows, momentum and the backbone's state dict; not the 
 whose optimizer state LibTorch keys by memory addresses).
 
 Prints Markdown tables, from the workers' logs and from /proc sampled every 0.5 s: each task
-kind's time (rank 0), each checkpoint's write throughput beside the disk's sequential rate
-(measured here first, with dd and O_DIRECT), the training time each checkpoint took (its
+kind's time (rank 0), each checkpoint's write and each restore's throughput beside the
+disk's sequential write and read rates (measured here first, with dd and O_DIRECT), the training time each checkpoint took (its
 snapshot), every process's peak RSS beside `mwctl plan`'s classifier estimate per worker, and
 the drills' outcomes. Beside the job, measured in the same run first (unless --no-peers):
 the classifier step alone at the job's per-rank share (bench/classifier_step's ranks, the
@@ -190,6 +190,9 @@ def drill(a, cluster, kills, outcomes, stop):
                                  "when": "mid-epoch %s" % record.get("epoch"),
                                  "at": time.time()})
                 pending.pop(0)
+    for kind in pending:
+        outcomes.append({"drill": kind, "pid": None, "when": "never: the job ended first",
+                         "at": time.time()})
 
 
 def disk_rates(directory):
@@ -266,7 +269,7 @@ def run_job(a, spec_path, cluster, kills):
     result["knn"] = float(m.group(1)) if m else float("nan")
     m = re.search(r"after (\d+) attempt", result["summary"])
     result["attempts"] = int(m.group(1)) if m else 0
-    tasks, writes, train_steps = {}, [], []
+    tasks, writes, train_steps, loads = {}, [], [], []
     for record in log_lines(os.path.join(cluster, "worker-0.log")):
         msg = record.get("msg", "")
         if msg.endswith(" done") and msg.startswith("TASK_"):
@@ -283,12 +286,16 @@ def run_job(a, spec_path, cluster, kills):
     for w in range(a.workers):
         for record in log_lines(os.path.join(cluster, "worker-%d.log" % w)):
             msg = record.get("msg", "")
+            if re.match(r"checkpoint \d+ loaded", msg):
+                loads.append((int(msg.split()[1]), int(record.get("rank", w)),
+                              int(record.get("row_bytes", 0)), float(record.get("seconds", 0))))
             if re.match(r"checkpoint \d+ (written|not written)", msg):
                 writes.append((int(msg.split()[1]), int(record.get("rank", w)),
                                "not written" not in msg,
                                int(record.get("bytes", 0)), float(record.get("seconds", 0)),
                                msg))
     result["tasks"], result["writes"], result["train_steps"] = tasks, writes, train_steps
+    result["loads"] = loads
     return result
 
 
@@ -342,6 +349,16 @@ def print_report(a, result, planned, disk):
             checkpoint, rank, "written" if ok else msg.split(": ", 1)[-1][:60], nbytes / 1e9,
             seconds, "%.0f" % (rate / 1e6) if rate else "-",
             "%.0f %%" % (100 * rate / disk[0]) if rate else "-"))
+    if result["loads"]:
+        print("\nCheckpoint restores at START, each rank's classifier rows (and the table "
+              "mid-epoch) from the shard servers; the disk's read rate: %.0f MB/s.\n"
+              % (disk[1] / 1e6))
+        print("| checkpoint | rank | GB of rows | seconds | MB/s | of the disk's read rate |")
+        print("|---|---|---|---|---|---|")
+        for checkpoint, rank, nbytes, seconds in sorted(result["loads"]):
+            rate = nbytes / seconds if seconds > 0 else 0
+            print("| %d | %d | %.2f | %.2f | %.0f | %.0f %% |" % (
+                checkpoint, rank, nbytes / 1e9, seconds, rate / 1e6, 100 * rate / disk[1]))
     print("\n| process | peak RSS | mwctl plan, classifier per worker |")
     print("|---|---|---|")
     for name in sorted(result["peaks"]):
@@ -425,6 +442,12 @@ def main():
             if result["state"] != "COMPLETED":
                 ok = False
                 sys.stderr.write(result["output"][-4000:])
+            missed = [d["drill"] for d in result["drills"] if d["pid"] is None]
+            # Each drill stops the gang: the job restarts at least once per drill.
+            if missed or (kills and result["attempts"] < 1 + len(kills)):
+                ok = False
+                sys.stderr.write("drills not carried out: %s; %d attempts for %d drills\n" % (
+                    ", ".join(missed) or "none", result["attempts"], len(kills)))
         if a.reference and ok and a.resize:
             # Another W changes the global batch, so the runs part ways: held to a tolerance.
             gap = abs(results["drilled"]["knn"] - results["reference"]["knn"])

@@ -336,8 +336,21 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
         layout.clear();
         for (const auto& client : written_to) layout.push_back(client.get());
       }
+      const auto load_start = std::chrono::steady_clock::now();
       MW_RETURN_IF_ERROR(LoadCheckpoint(*job->trainer, job->train->size(), layout, task.job_id(),
                                         task.checkpoint(), mid_epoch));
+      const Trainer& trainer = *job->trainer;
+      const size_t row_bytes = trainer.classifier_rows().nbytes() +
+                               trainer.classifier_momentum().nbytes() +
+                               (mid_epoch ? trainer.neighbor_rows().nbytes() : 0);
+      Log(LogLevel::kInfo, "checkpoint " + std::to_string(task.checkpoint()) + " loaded",
+          {{"worker", options_.name},
+           {"job_id", task.job_id()},
+           {"rank", std::to_string(task.rank())},
+           {"row_bytes", std::to_string(row_bytes)},
+           {"seconds", std::to_string(std::chrono::duration<double>(
+                                          std::chrono::steady_clock::now() - load_start)
+                                          .count())}});
       if (mid_epoch) {
         MW_RETURN_IF_ERROR(job->trainer->RouteNeighbors(static_cast<int64_t>(task.epoch())));
       }

@@ -1,6 +1,7 @@
 // Keeping data-parallel replicas identical: gradients summed (or averaged) over ranks before
 // every optimizer step, and floating-point buffers (BN running statistics) averaged after
-// passes that update them. Each is one flattened all-reduce.
+// passes that update them (every training step, in the gradients' message; the prior's
+// pass). Each is one flattened all-reduce.
 #pragma once
 
 #include <ATen/core/Tensor.h>
