@@ -7,6 +7,7 @@
 //   mwctl export ID --output backbone.pt --shard-server HOST:PORT
 //   mwctl local --spec F [--workers W] [--shard-servers S] [--dir D] [--no-restart]
 //   mwctl train --spec F [--workers W]     (the job on bare local ranks, no services)
+//   mwctl dataset pack --from DIR | --fashion-mnist train|test --out DIR | check LOCATION
 //   mwctl plan --spec F --workers W [--instances N] [--shard-servers S] [--keep-checkpoints K]
 //
 // Connection flags (--coordinator, --token-file, --tls-ca, --tls-cert, --tls-key) have
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "cli/capacity_plan.h"
+#include "cli/dataset_command.h"
 #include "cli/job_client.h"
 #include "cli/local_cluster.h"
 #include "cli/progress.h"
@@ -177,8 +179,11 @@ int main(int argc, char** argv) {
   plan->add_option("--keep-checkpoints", plan_options.keep_checkpoints,
                    "the coordinator's --keep-checkpoints")
       ->check(CLI::Range(1, 100));
+  DatasetCommand dataset;
+  AddDatasetCommands(app, &dataset);
   CLI11_PARSE(app, argc, argv);
 
+  if (dataset.pack->parsed() || dataset.check->parsed()) return RunDatasetCommand(dataset);
   if (train->parsed()) return TrainOnRanks(spec_path, workers, timeout_minutes);
   if (plan->parsed()) {
     JobSpec spec;

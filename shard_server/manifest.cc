@@ -1,7 +1,5 @@
 #include "shard_server/manifest.h"
 
-#include <xxhash.h>
-
 #include <nlohmann/json.hpp>
 
 #include "common/names.h"
@@ -47,8 +45,6 @@ std::vector<uint64_t> Unsigneds(const json& j, const char* key) {
 }
 
 }  // namespace
-
-uint64_t Checksum(const void* data, size_t bytes) { return XXH3_64bits(data, bytes); }
 
 Status PieceRecord::Validate() const {
   MW_RETURN_IF_ERROR(ValidateTensorName(tensor));

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/checksum.h"
 #include "common/status.h"
 
 namespace mw {
@@ -37,7 +38,5 @@ std::string SerializeManifest(const Manifest& manifest);
 // DATA_LOSS for anything but a manifest this code wrote: bad JSON, a wrong checksum, a field
 // missing or of the wrong type, a piece breaking its rules.
 Status ParseManifest(const std::string& text, Manifest* out);
-
-uint64_t Checksum(const void* data, size_t bytes);
 
 }  // namespace mw

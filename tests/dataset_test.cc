@@ -40,7 +40,7 @@ class ImageFolder : public ::testing::Test {
 };
 
 TEST_F(ImageFolder, ListsClassesAndDecodesToRgb) {
-  std::unique_ptr<Dataset> data;
+  std::unique_ptr<ImageFolderDataset> data;
   ASSERT_TRUE(ImageFolderDataset::Open(root_.string(), &data).ok());
   ASSERT_EQ(data->size(), 3);  // notes.txt is not an image
   EXPECT_EQ(data->num_labels(), 2);
@@ -58,7 +58,7 @@ TEST_F(ImageFolder, ListsClassesAndDecodesToRgb) {
 }
 
 TEST_F(ImageFolder, BadFilesAreNamed) {
-  std::unique_ptr<Dataset> data;
+  std::unique_ptr<ImageFolderDataset> data;
   Write("cat/tiny.png", 4, 4, 0);
   std::ofstream(root_ / "dog/broken.png") << "\x89PNG but truncated";
   ASSERT_TRUE(ImageFolderDataset::Open(root_.string(), &data).ok());
@@ -76,7 +76,7 @@ TEST_F(ImageFolder, BadFilesAreNamed) {
   EXPECT_EQ(missing.code(), Status::Code::kNotFound);
   EXPECT_NE(missing.message().find("a.png: file is missing"), std::string::npos);
 
-  std::unique_ptr<Dataset> none;
+  std::unique_ptr<ImageFolderDataset> none;
   EXPECT_EQ(ImageFolderDataset::Open((root_ / "absent").string(), &none).code(),
             Status::Code::kNotFound);
   fs::create_directories(root_ / "empty");
@@ -152,7 +152,7 @@ TEST(BatchLoader, AnImageThatFailsStopsTheEpochWithItsName) {
     cv::imwrite((root / ("img" + std::to_string(i) + ".png")).string(),
                 cv::Mat(16, 16, CV_8UC3, cv::Scalar::all(i * 50)));
   }
-  std::unique_ptr<Dataset> data;
+  std::unique_ptr<ImageFolderDataset> data;
   ASSERT_TRUE(ImageFolderDataset::Open(root.string(), &data).ok());
   EXPECT_EQ(data->num_labels(), 0);
   EXPECT_EQ(data->Label(0), -1);
@@ -175,12 +175,12 @@ TEST(OpenDatasets, SubsetsAndUnknownKinds) {
   spec.synthetic_size = 5000;
   spec.train_subset = 1000;
   std::unique_ptr<Dataset> train, test;
-  ASSERT_TRUE(OpenDatasets(spec, 0, &train, &test).ok());
+  ASSERT_TRUE(OpenDatasets(spec, 0, {}, &train, &test).ok());
   EXPECT_EQ(train->size(), 1000);
   ASSERT_NE(test, nullptr);
   EXPECT_EQ(test->num_labels(), 10);
   spec.kind = "mnist";
-  EXPECT_EQ(OpenDatasets(spec, 0, &train, &test).code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(OpenDatasets(spec, 0, {}, &train, &test).code(), Status::Code::kInvalidArgument);
 }
 
 }  // namespace

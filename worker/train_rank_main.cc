@@ -15,6 +15,7 @@
 
 #include "common/tensor_heap.h"
 #include "worker/comm/gang_communicator.h"
+#include "worker/data/shards/object_store_flags.h"
 #include "worker/training/evaluation.h"
 #include "worker/training/fine_tuning.h"
 #include "worker/training/job_spec.h"
@@ -34,7 +35,7 @@ class Stopwatch {
   std::chrono::steady_clock::duration total_{};
 };
 
-Status Run(const std::string& spec_path) {
+Status Run(const std::string& spec_path, const ObjectStoreOptions& store) {
   JobSpec spec;
   MW_RETURN_IF_ERROR(LoadJobSpec(spec_path, &spec));
   GangOptions options;
@@ -48,7 +49,7 @@ Status Run(const std::string& spec_path) {
   const bool lead = comm->rank() == 0;
 
   std::unique_ptr<Dataset> train, test;
-  MW_RETURN_IF_ERROR(OpenDatasets(spec.data, spec.trainer.seed, &train, &test));
+  MW_RETURN_IF_ERROR(OpenDatasets(spec.data, spec.trainer.seed, store, &train, &test));
   std::unique_ptr<Trainer> trainer;
   MW_RETURN_IF_ERROR(Trainer::Create(spec.trainer, comm.get(), train.get(), &trainer));
   const bool evaluable = test != nullptr && train->num_labels() > 0 && test->num_labels() > 0;
@@ -121,9 +122,12 @@ int main(int argc, char** argv) {
   CLI::App app{"One rank of a local millionway training job"};
   app.add_option("--spec", spec, "job spec (JSON)")->required();
   app.add_option("--threads", threads, "intra-op threads")->envname("MW_THREADS");
+  mw::ObjectStoreFlags store;
+  mw::AddObjectStoreFlags(app, &store);
   CLI11_PARSE(app, argc, argv);
   at::set_num_threads(threads);
-  const mw::Status status = mw::Run(spec);
+  mw::Status status = mw::ResolveObjectStoreFlags(&store);
+  if (status.ok()) status = mw::Run(spec, store.options);
   if (!status.ok()) {
     std::fprintf(stderr, "mw_train_rank: %s\n", status.ToString().c_str());
     return 2;

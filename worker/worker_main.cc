@@ -18,6 +18,7 @@
 #include "common/tensor_heap.h"
 #include "worker/agent/agent.h"
 #include "worker/agent/worker_metrics.h"
+#include "worker/data/shards/object_store_flags.h"
 
 int main(int argc, char** argv) {
   mw::KeepFreedTensorMemoryForReuse();
@@ -54,11 +55,17 @@ int main(int argc, char** argv) {
                  "restarted")
       ->envname("MW_TEARDOWN_TIMEOUT_S")
       ->check(CLI::Range(1, 24 * 3600));
+  mw::ObjectStoreFlags object_store;
+  mw::AddObjectStoreFlags(app, &object_store);
   CLI11_PARSE(app, argc, argv);
-  if (const mw::Status s = mw::LoadToken(client_flags, &options.connection); !s.ok()) {
-    std::fprintf(stderr, "worker: %s\n", s.ToString().c_str());
-    return 2;
+  for (const mw::Status& s : {mw::LoadToken(client_flags, &options.connection),
+                              mw::ResolveObjectStoreFlags(&object_store)}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "worker: %s\n", s.ToString().c_str());
+      return 2;
+    }
   }
+  options.object_store = object_store.options;
   options.collective_timeout = std::chrono::seconds(timeout_s);
   options.drain_timeout = std::chrono::seconds(drain_timeout_s);
   options.teardown_timeout = std::chrono::seconds(teardown_timeout_s);

@@ -301,8 +301,8 @@ Status Agent::Execute(const v1::Task& task, v1::TaskReport* report) {
     job->attempt = task.attempt();
     MW_RETURN_IF_ERROR(ParseJobSpec(task.spec_json(), "job " + task.job_id(), &job->spec));
     job->spec.ResolveLearningRates(static_cast<int>(task.world_size()));
-    MW_RETURN_IF_ERROR(
-        OpenDatasets(job->spec.data, job->spec.trainer.seed, &job->train, &job->test));
+    MW_RETURN_IF_ERROR(OpenDatasets(job->spec.data, job->spec.trainer.seed, options_.object_store,
+                                    &job->train, &job->test));
     GangOptions gang;
     gang.rank = static_cast<int>(task.rank());
     gang.world_size = static_cast<int>(task.world_size());

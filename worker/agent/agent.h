@@ -18,6 +18,7 @@
 
 #include "common/rpc/client_channel.h"
 #include "common/status.h"
+#include "worker/data/shards/byte_source.h"
 
 namespace millionway::v1 {
 class Task;
@@ -47,6 +48,8 @@ struct AgentOptions {
   // Leaving a gang (its communicator, trainer and data dropped) that takes longer than this
   // exits the process with kTeardownTimeoutExit.
   std::chrono::milliseconds teardown_timeout{std::chrono::seconds(60)};
+  // Where packed datasets on object storage are read from, and with which credentials.
+  ObjectStoreOptions object_store;
   WorkerMetrics* metrics = nullptr;  // required
 };
 

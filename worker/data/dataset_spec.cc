@@ -5,6 +5,7 @@
 #include "worker/data/image_folder_dataset.h"
 #include "worker/data/in_memory_dataset.h"
 #include "worker/data/prefix_dataset.h"
+#include "worker/data/shards/shard_dataset.h"
 #include "worker/data/synthetic_dataset.h"
 
 namespace mw {
@@ -17,10 +18,19 @@ void KeepPrefix(int64_t n, std::unique_ptr<Dataset>* data) {
   }
 }
 
+// Opens a dataset of type T through its own Open(...), as a Dataset.
+template <typename T, typename... Args>
+Status OpenAs(std::unique_ptr<Dataset>* out, const Args&... args) {
+  std::unique_ptr<T> dataset;
+  MW_RETURN_IF_ERROR(T::Open(args..., &dataset));
+  *out = std::move(dataset);
+  return Status::Ok();
+}
+
 }  // namespace
 
-Status OpenDatasets(const DatasetSpec& spec, uint64_t seed, std::unique_ptr<Dataset>* train,
-                    std::unique_ptr<Dataset>* test) {
+Status OpenDatasets(const DatasetSpec& spec, uint64_t seed, const ObjectStoreOptions& store,
+                    std::unique_ptr<Dataset>* train, std::unique_ptr<Dataset>* test) {
   train->reset();
   test->reset();
   if (spec.kind == "fashion-mnist") {
@@ -30,8 +40,13 @@ Status OpenDatasets(const DatasetSpec& spec, uint64_t seed, std::unique_ptr<Data
     *train = std::make_unique<InMemoryDataset>(std::move(train_images), "fashion-mnist train");
     *test = std::make_unique<InMemoryDataset>(std::move(test_images), "fashion-mnist test");
   } else if (spec.kind == "image-folder") {
-    MW_RETURN_IF_ERROR(ImageFolderDataset::Open(spec.train_dir, train));
-    if (!spec.test_dir.empty()) MW_RETURN_IF_ERROR(ImageFolderDataset::Open(spec.test_dir, test));
+    MW_RETURN_IF_ERROR(OpenAs<ImageFolderDataset>(train, spec.train_dir));
+    if (!spec.test_dir.empty()) MW_RETURN_IF_ERROR(OpenAs<ImageFolderDataset>(test, spec.test_dir));
+  } else if (spec.kind == "shards") {
+    MW_RETURN_IF_ERROR(OpenAs<ShardDataset>(train, spec.train_shards, store));
+    if (!spec.test_shards.empty()) {
+      MW_RETURN_IF_ERROR(OpenAs<ShardDataset>(test, spec.test_shards, store));
+    }
   } else if (spec.kind == "synthetic") {
     SyntheticSpec s;
     s.size = spec.synthetic_size;
@@ -46,8 +61,9 @@ Status OpenDatasets(const DatasetSpec& spec, uint64_t seed, std::unique_ptr<Data
     held_out.size = std::min<int64_t>(10000, s.size);
     *test = std::make_unique<SyntheticDataset>(held_out);
   } else {
-    return Status::InvalidArgument("dataset '" + spec.kind +
-                                   "' is not one of: fashion-mnist, image-folder, synthetic");
+    return Status::InvalidArgument(
+        "dataset '" + spec.kind +
+        "' is not one of: fashion-mnist, image-folder, shards, synthetic");
   }
   KeepPrefix(spec.train_subset, train);
   KeepPrefix(spec.test_subset, test);

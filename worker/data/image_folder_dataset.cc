@@ -32,7 +32,7 @@ std::vector<fs::path> SortedEntries(const fs::path& dir, bool directories) {
 
 }  // namespace
 
-Status ImageFolderDataset::Open(const std::string& root, std::unique_ptr<Dataset>* out) {
+Status ImageFolderDataset::Open(const std::string& root, std::unique_ptr<ImageFolderDataset>* out) {
   std::error_code error;
   if (!fs::is_directory(root, error)) {
     return Status::NotFound(root + ": not a directory");

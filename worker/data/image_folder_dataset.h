@@ -20,7 +20,7 @@ class ImageFolderDataset : public Dataset {
   static constexpr int kMinSide = 8;
 
   // NOT_FOUND when root is missing, INVALID_ARGUMENT when it holds no images.
-  static Status Open(const std::string& root, std::unique_ptr<Dataset>* out);
+  static Status Open(const std::string& root, std::unique_ptr<ImageFolderDataset>* out);
 
   int64_t size() const override { return static_cast<int64_t>(files_.size()); }
   int channels() const override { return 3; }
@@ -28,6 +28,7 @@ class ImageFolderDataset : public Dataset {
   int64_t Label(int64_t index) const override;
   int64_t num_labels() const override { return static_cast<int64_t>(classes_.size()); }
   std::string Describe() const override;
+  const std::string& path(int64_t index) const { return files_[static_cast<size_t>(index)]; }
 
  private:
   std::string root_;

@@ -48,10 +48,9 @@ Status ReadInt(const json& j, const std::string& source, const char* field, int6
 Status RefuseFieldsOfOtherDatasets(const json& j, const std::string& source,
                                    const std::string& kind) {
   const std::vector<std::pair<const char*, const char*>> owners = {
-      {"train_dir", "image-folder"},
-      {"test_dir", "image-folder"},
-      {"synthetic_size", "synthetic"},
-      {"synthetic_labels", "synthetic"}};
+      {"train_dir", "image-folder"},   {"test_dir", "image-folder"},
+      {"train_shards", "shards"},      {"test_shards", "shards"},
+      {"synthetic_size", "synthetic"}, {"synthetic_labels", "synthetic"}};
   for (const auto& [field, owner] : owners) {
     if (j.contains(field) && kind != owner) {
       return FieldError(source, field,
@@ -182,6 +181,9 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
                                          {"dataset",
                                           "train_dir",
                                           "test_dir",
+                                          "train_shards",
+                                          "test_shards",
+                                          "augmentation_preset",
                                           "synthetic_size",
                                           "synthetic_labels",
                                           "image_size",
@@ -223,15 +225,22 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   ClassifierConfig& c = t.classifier;
   DatasetSpec& d = spec.data;
   MW_RETURN_IF_ERROR(ReadString(j, source, "dataset", &d.kind));
-  if (d.kind != "fashion-mnist" && d.kind != "image-folder" && d.kind != "synthetic") {
-    return FieldError(source, "dataset",
-                      "'" + d.kind + "' is not one of: fashion-mnist, image-folder, synthetic");
+  if (d.kind != "fashion-mnist" && d.kind != "image-folder" && d.kind != "shards" &&
+      d.kind != "synthetic") {
+    return FieldError(
+        source, "dataset",
+        "'" + d.kind + "' is not one of: fashion-mnist, image-folder, shards, synthetic");
   }
   MW_RETURN_IF_ERROR(RefuseFieldsOfOtherDatasets(j, source, d.kind));
   MW_RETURN_IF_ERROR(ReadString(j, source, "train_dir", &d.train_dir));
   MW_RETURN_IF_ERROR(ReadString(j, source, "test_dir", &d.test_dir));
   if (d.kind == "image-folder" && d.train_dir.empty()) {
     return FieldError(source, "train_dir", "is required when dataset is image-folder");
+  }
+  MW_RETURN_IF_ERROR(ReadString(j, source, "train_shards", &d.train_shards));
+  MW_RETURN_IF_ERROR(ReadString(j, source, "test_shards", &d.test_shards));
+  if (d.kind == "shards" && d.train_shards.empty()) {
+    return FieldError(source, "train_shards", "is required when dataset is shards");
   }
   MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_size", 1, kMaxInstances, &d.synthetic_size));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "synthetic_labels", 1, kMaxLabels, &d.synthetic_labels));
@@ -240,11 +249,18 @@ Status ParseJobSpec(const std::string& text, const std::string& source, JobSpec*
   d.image_size = static_cast<int>(image_size);
   MW_RETURN_IF_ERROR(ReadInt(j, source, "train_subset", 0, kMaxInstances, &d.train_subset));
   MW_RETURN_IF_ERROR(ReadInt(j, source, "test_subset", 0, kMaxInstances, &d.test_subset));
-  if (d.kind == "fashion-mnist") {
+  // The preset the augmentation block starts from: the dataset's own by default; a packed
+  // Fashion-MNIST names its preset.
+  std::string preset = d.kind == "fashion-mnist" ? "fashion-mnist" : "imagenet";
+  MW_RETURN_IF_ERROR(ReadString(j, source, "augmentation_preset", &preset));
+  if (preset == "fashion-mnist") {
     t.augmentation = AugmentationSpec::FashionMnist();
-  } else {
+  } else if (preset == "imagenet") {
     t.augmentation = AugmentationSpec::ImageNet();
     if (d.kind == "synthetic") t.augmentation.output_size = d.image_size;
+  } else {
+    return FieldError(source, "augmentation_preset",
+                      "'" + preset + "' is not one of: fashion-mnist, imagenet");
   }
   MW_RETURN_IF_ERROR(ReadAugmentation(j, source, &t.augmentation));
   std::string prior = "contrastive";

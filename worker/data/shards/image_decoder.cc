@@ -1,0 +1,66 @@
+#include "worker/data/shards/image_decoder.h"
+
+#include <turbojpeg.h>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+namespace mw {
+
+namespace {
+
+// A TurboJPEG handle per thread: decoders are not thread-safe, and making one per image
+// costs more than small images take to decode.
+class TurboHandle {
+ public:
+  TurboHandle() : handle_(tjInitDecompress()) {}
+  ~TurboHandle() {
+    if (handle_ != nullptr) tjDestroy(handle_);
+  }
+  tjhandle get() const { return handle_; }
+
+ private:
+  tjhandle handle_;
+};
+
+bool IsJpeg(const std::string& bytes) {
+  return bytes.size() > 3 && static_cast<unsigned char>(bytes[0]) == 0xff &&
+         static_cast<unsigned char>(bytes[1]) == 0xd8;
+}
+
+Status DecodeJpeg(const std::string& bytes, int channels, const std::string& what, cv::Mat* out) {
+  thread_local TurboHandle handle;
+  if (handle.get() == nullptr) return Status::Internal("tjInitDecompress failed");
+  const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
+  int width = 0, height = 0, subsampling = 0, colorspace = 0;
+  if (tjDecompressHeader3(handle.get(), data, bytes.size(), &width, &height, &subsampling,
+                          &colorspace) != 0) {
+    return Status::DataLoss(what + ": not a JPEG: " + tjGetErrorStr2(handle.get()));
+  }
+  cv::Mat pixels(height, width, channels == 1 ? CV_8UC1 : CV_8UC3);
+  if (tjDecompress2(handle.get(), data, bytes.size(), pixels.data, width, 0, height,
+                    channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0 &&
+      tjGetErrorCode(handle.get()) == TJERR_FATAL) {
+    return Status::DataLoss(what + ": cannot decode the JPEG: " + tjGetErrorStr2(handle.get()));
+  }
+  *out = pixels;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeImage(const std::string& bytes, int channels, const std::string& what, cv::Mat* out) {
+  if (IsJpeg(bytes)) return DecodeJpeg(bytes, channels, what, out);
+  const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+  const cv::Mat decoded =
+      cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  if (decoded.empty()) return Status::DataLoss(what + ": cannot decode the image");
+  if (channels == 1) {
+    *out = decoded;
+  } else {
+    cv::cvtColor(decoded, *out, cv::COLOR_BGR2RGB);
+  }
+  return Status::Ok();
+}
+
+}  // namespace mw
