@@ -97,6 +97,39 @@ TEST_F(ShardDatasetTest, JpegsReadBackAsOpenCvDecodesThem) {
   EXPECT_EQ(ShardWriter::Create(packed, {}, &again).code(), Status::Code::kFailedPrecondition);
 }
 
+TEST_F(ShardDatasetTest, JpegsDecodeScaledInTheDctDomainWhenAskedTo) {
+  const std::string folder_dir = MakeJpegFolder(2, 1);
+  const std::string packed = PackFolder(folder_dir, 1 << 20);
+  std::unique_ptr<ShardDataset> shards;
+  ASSERT_TRUE(ShardDataset::Open(packed, {}, &shards).ok());
+  cv::Mat full, half;
+  ASSERT_TRUE(shards->Image(0, &full).ok());
+  cv::Size planned_for;
+  int denominator = 0;
+  ASSERT_TRUE(shards
+                  ->ImageScaled(
+                      0,
+                      [&](cv::Size size) {
+                        planned_for = size;
+                        return 2;
+                      },
+                      &half, &denominator)
+                  .ok());
+  EXPECT_EQ(planned_for, cv::Size(500, 375));
+  EXPECT_EQ(denominator, 2);
+  ASSERT_EQ(half.size(), cv::Size(250, 188));  // rounded up, as libjpeg does
+  cv::Mat other, shrunk, other_shrunk;
+  ASSERT_TRUE(shards->Image(1, &other).ok());
+  cv::resize(full, shrunk, half.size(), 0, 0, cv::INTER_AREA);
+  cv::resize(other, other_shrunk, half.size(), 0, 0, cv::INTER_AREA);
+  const auto mean_difference = [](const cv::Mat& a, const cv::Mat& b) {
+    return cv::norm(a, b, cv::NORM_L1) / static_cast<double>(a.total() * a.channels());
+  };
+  // The test images are noise, where the DCT's and OpenCV's filters differ most.
+  EXPECT_LT(mean_difference(half, shrunk), 8.0);
+  EXPECT_LT(3 * mean_difference(half, shrunk), mean_difference(half, other_shrunk));
+}
+
 TEST_F(ShardDatasetTest, FashionMnistReadsBackPixelForPixel) {
   GreyImages images;
   ASSERT_TRUE(LoadFashionMnist(kFashionMnistDir, Split::kTest, &images).ok());

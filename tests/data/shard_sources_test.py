@@ -11,6 +11,7 @@
    3.7.1 checks only the access key). The right secret reads; a wrong one is refused by name.
 4. `mwctl local` trains on the shards from S3 (through the proxy's faults) and on
    dataset fashion-mnist: the same images in the same order, so the same accuracies.
+5. A job on a shard with a corrupt sample ends FAILED, its status naming shard and sample.
 """
 import argparse
 import json
@@ -214,6 +215,22 @@ def main():
         assert figures["shards"] == figures["fashion-mnist"], figures
         print(f"the same figures from S3 shards and from the files: {figures['shards']}; "
               f"S3 faults {faults_in(s3_proxy_log)}")
+
+        # 5. A corrupt sample fails the job by name, not the worker.
+        corrupt = f"{www}/fm/corrupt"
+        shutil.copytree(train, corrupt)
+        with open(f"{corrupt}/shard-000000.tar", "r+b") as f:
+            f.seek(700 * 512 + 100)  # inside a sample's bytes (members are ~5 blocks apart)
+            f.write(b"XXXX")
+        spec = f"{tmp}/corrupt.json"
+        with open(spec, "w") as f:
+            json.dump({**SPEC, "dataset": "shards", "train_shards": corrupt, "test_shards": test,
+                       "augmentation_preset": "fashion-mnist"}, f)
+        r = run([mwctl, "local", "--spec", spec, "--workers", "2", "--dir", f"{tmp}/corrupt-run"],
+                expect=1)
+        last = r.stdout.strip().splitlines()[-1]
+        assert "FAILED" in last and "shard-000000.tar: sample" in last and "corrupt" in last, last
+        print("corrupt shard:", last[last.find("FAILED"):][:300])
     finally:
         procs.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -81,10 +81,33 @@ void Jitter(cv::Mat& img, const AugmentationSpec& spec, SplitMix64& rng) {
 }  // namespace
 
 void Augmenter::View(const cv::Mat& image, SplitMix64& rng, float* out) const {
+  ViewOfCrop(image(Crop(image.size(), rng)), rng, out);
+}
+
+cv::Rect Augmenter::Crop(cv::Size size, SplitMix64& rng) const {
+  return SampleCrop(size, spec_, rng);
+}
+
+int Augmenter::Denominator(const cv::Rect* crops, int count) const {
+  int smallest = INT32_MAX;
+  for (int i = 0; i < count; ++i) smallest = std::min({smallest, crops[i].width, crops[i].height});
+  int d = 8;
+  while (d > 1 && smallest / d < spec_.output_size) d /= 2;
+  return d;
+}
+
+cv::Rect Augmenter::ScaledCrop(const cv::Rect& crop, int denominator, cv::Size scaled) {
+  const int x = std::min(crop.x / denominator, scaled.width - 1);
+  const int y = std::min(crop.y / denominator, scaled.height - 1);
+  const int w = std::clamp(crop.width / denominator, 1, scaled.width - x);
+  const int h = std::clamp(crop.height / denominator, 1, scaled.height - y);
+  return {x, y, w, h};
+}
+
+void Augmenter::ViewOfCrop(const cv::Mat& crop, SplitMix64& rng, float* out) const {
   const int size = static_cast<int>(spec_.output_size);
   cv::Mat img;
-  cv::resize(image(SampleCrop(image.size(), spec_, rng)), img, cv::Size(size, size), 0, 0,
-             cv::INTER_LINEAR);
+  cv::resize(crop, img, cv::Size(size, size), 0, 0, cv::INTER_LINEAR);
   img.convertTo(img, CV_32F, 1.0 / 255.0);
   if (rng.Bernoulli(spec_.flip_probability)) cv::flip(img, img, 1);
   if (rng.Bernoulli(spec_.jitter_probability)) Jitter(img, spec_, rng);

@@ -24,6 +24,17 @@ class Augmenter {
   // `out`, normalised by the spec's mean and std.
   void View(const cv::Mat& image, SplitMix64& rng, float* out) const;
 
+  // View() in two halves, for a decoder that can shrink an image while decoding it: the
+  // random resized crop of an image of `size`, drawn first from rng, ...
+  cv::Rect Crop(cv::Size size, SplitMix64& rng) const;
+  // ... then the rest of the view from the crop's pixels, with the same rng.
+  void ViewOfCrop(const cv::Mat& crop, SplitMix64& rng, float* out) const;
+  // The largest decoding denominator (1, 2, 4, 8) that leaves every one of `crops` at least
+  // output_size pixels on each side, so shrinking early loses nothing the view keeps.
+  int Denominator(const cv::Rect* crops, int count) const;
+  // A crop of the full image in the coordinates of the image decoded at 1/denominator.
+  static cv::Rect ScaledCrop(const cv::Rect& crop, int denominator, cv::Size scaled);
+
   // The un-augmented input the network sees for feature extraction and evaluation: the
   // shorter side scaled to output_size, the centre square cut out, normalised.
   void Plain(const cv::Mat& image, float* out) const;

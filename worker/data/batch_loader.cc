@@ -2,6 +2,10 @@
 
 #include <boost/asio/post.hpp>
 
+#include <climits>
+#include <condition_variable>
+#include <mutex>
+
 namespace mw {
 
 BatchLoader::BatchLoader(const Dataset& data, const Augmenter& augmenter, uint64_t seed,
@@ -22,16 +26,38 @@ BatchLoader::BatchLoader(const Dataset& data, const Augmenter& augmenter, uint64
 
 BatchLoader::~BatchLoader() { pool_.join(); }
 
+struct BatchLoader::Pending {
+  ViewBatch batch;
+  std::mutex mu;
+  std::condition_variable all_loaded;
+  int64_t left = 0;                  // images not loaded yet
+  int64_t first_failed = INT64_MAX;  // the lowest image index that failed, and its error
+  Status status;
+};
+
 void BatchLoader::Schedule() {
+  const int64_t b = local_batch_;
+  const int64_t view_floats = augmenter_.ViewFloats(data_.channels());
   while (static_cast<int>(in_flight_.size()) < prefetch_ && next_step_ < end_step_) {
-    auto task = std::make_shared<std::packaged_task<std::pair<Status, ViewBatch>()>>(
-        [this, step = next_step_] {
-          std::pair<Status, ViewBatch> result;
-          result.first = Load(step, &result.second);
-          return result;
-        });
-    in_flight_.push_back(task->get_future());
-    boost::asio::post(pool_, [task] { (*task)(); });
+    auto pending = std::make_shared<Pending>();
+    ViewBatch& batch = pending->batch;
+    batch.step = next_step_;
+    batch.ids.assign(epoch_ids_.begin() + next_step_ * b,
+                     epoch_ids_.begin() + (next_step_ + 1) * b);
+    batch.views.resize(static_cast<size_t>(2 * b * view_floats));
+    pending->left = b;
+    for (int64_t i = 0; i < b; ++i) {
+      boost::asio::post(pool_, [this, pending, i] {
+        const Status loaded = LoadImage(i, &pending->batch);
+        std::lock_guard<std::mutex> lock(pending->mu);
+        if (!loaded.ok() && i < pending->first_failed) {
+          pending->first_failed = i;
+          pending->status = loaded;
+        }
+        if (--pending->left == 0) pending->all_loaded.notify_all();
+      });
+    }
+    in_flight_.push_back(std::move(pending));
     ++next_step_;
   }
 }
@@ -39,28 +65,39 @@ void BatchLoader::Schedule() {
 Status BatchLoader::Next(ViewBatch* out) {
   if (in_flight_.empty())
     return Status::OutOfRange("epoch " + std::to_string(epoch_) + " has no more steps");
-  std::pair<Status, ViewBatch> result = in_flight_.front().get();
+  std::shared_ptr<Pending> pending = std::move(in_flight_.front());
   in_flight_.pop_front();
+  {
+    std::unique_lock<std::mutex> lock(pending->mu);
+    pending->all_loaded.wait(lock, [&] { return pending->left == 0; });
+  }
   Schedule();
-  *out = std::move(result.second);
-  return result.first;
+  *out = std::move(pending->batch);
+  return pending->status;
 }
 
-Status BatchLoader::Load(int64_t step, ViewBatch* out) const {
+// Writes image i's two views into their places in the batch: no other task touches them.
+Status BatchLoader::LoadImage(int64_t i, ViewBatch* batch) const {
   const int64_t b = local_batch_;
   const int64_t view_floats = augmenter_.ViewFloats(data_.channels());
-  out->step = step;
-  out->ids.assign(epoch_ids_.begin() + step * b, epoch_ids_.begin() + (step + 1) * b);
-  out->views.resize(static_cast<size_t>(2 * b * view_floats));
-  for (int64_t i = 0; i < b; ++i) {
-    cv::Mat image;
-    MW_RETURN_IF_ERROR(data_.Image(out->ids[static_cast<size_t>(i)], &image));
-    for (int64_t v = 0; v < 2; ++v) {
-      SplitMix64 rng(MixSeed(seed_, static_cast<uint64_t>(epoch_),
-                             static_cast<uint64_t>(out->ids[static_cast<size_t>(i)]),
-                             static_cast<uint64_t>(v)));
-      augmenter_.View(image, rng, out->views.data() + (v * b + i) * view_floats);
-    }
+  const auto id = static_cast<uint64_t>(batch->ids[static_cast<size_t>(i)]);
+  SplitMix64 rngs[2] = {SplitMix64(MixSeed(seed_, static_cast<uint64_t>(epoch_), id, 0)),
+                        SplitMix64(MixSeed(seed_, static_cast<uint64_t>(epoch_), id, 1))};
+  // Both views' crops are drawn from the full size before decoding, so a JPEG is decoded
+  // only as large as the larger crop needs.
+  cv::Rect crops[2];
+  cv::Mat image;
+  int denominator = 1;
+  MW_RETURN_IF_ERROR(data_.ImageScaled(
+      static_cast<int64_t>(id),
+      [&](cv::Size full) {
+        for (int v = 0; v < 2; ++v) crops[v] = augmenter_.Crop(full, rngs[v]);
+        return augmenter_.Denominator(crops, 2);
+      },
+      &image, &denominator));
+  for (int64_t v = 0; v < 2; ++v) {
+    const cv::Rect crop = Augmenter::ScaledCrop(crops[v], denominator, image.size());
+    augmenter_.ViewOfCrop(image(crop), rngs[v], batch->views.data() + (v * b + i) * view_floats);
   }
   return Status::Ok();
 }

@@ -1,15 +1,16 @@
-// BatchLoader: one rank's training batches for one epoch, each image decoded and augmented
-// into two views on a pool of loader threads, a bounded number of steps ahead of the step
-// being trained. Batches come out in step order whatever order the threads finish in, and
-// each view is a pure function of (seed, epoch, instance, view), so the thread count never
-// changes what is trained on.
+// BatchLoader: one rank's training batches for one epoch, each image read, decoded and
+// augmented into two views on a pool of loader threads, a bounded number of steps ahead of
+// the step being trained. Every image is a task of its own, so the threads work on the
+// images of a batch at once: on object storage, where each image is a request that mostly
+// waits, the threads are also the reads in flight. Batches come out in step order whatever
+// order the threads finish in, and each view is a pure function of (seed, epoch, instance,
+// view), so the thread count never changes what is trained on.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
 
 #include <cstdint>
 #include <deque>
-#include <future>
 #include <memory>
 #include <vector>
 
@@ -46,8 +47,9 @@ class BatchLoader {
   Status Next(ViewBatch* out);
 
  private:
+  struct Pending;  // a batch being loaded
   void Schedule();
-  Status Load(int64_t step, ViewBatch* out) const;
+  Status LoadImage(int64_t i, ViewBatch* batch) const;
 
   const Dataset& data_;
   const Augmenter& augmenter_;
@@ -58,7 +60,7 @@ class BatchLoader {
   int64_t next_step_;
   int64_t end_step_;
   int prefetch_;
-  std::deque<std::future<std::pair<Status, ViewBatch>>> in_flight_;
+  std::deque<std::shared_ptr<Pending>> in_flight_;
   boost::asio::thread_pool pool_;
 };
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <opencv2/core/mat.hpp>
@@ -22,6 +23,17 @@ class Dataset {
   // Image `index` as CV_8UC1 or CV_8UC3 (RGB); index in [0, size()). An error names the
   // file and what is wrong with it.
   virtual Status Image(int64_t index, cv::Mat* out) const = 0;
+  // Image `index` decoded at 1/denominator of its size, for a caller that will shrink it
+  // anyway: plan(full size), called once, returns the largest denominator the caller can use
+  // (1, 2, 4 or 8), and a JPEG decoder scales in the DCT domain by as much, which costs a
+  // fraction of a full decode. Datasets that cannot scale decode whole (denominator 1).
+  virtual Status ImageScaled(int64_t index, const std::function<int(cv::Size)>& plan, cv::Mat* out,
+                             int* denominator) const {
+    MW_RETURN_IF_ERROR(Image(index, out));
+    plan(out->size());
+    *denominator = 1;
+    return Status::Ok();
+  }
   // Class label of `index`, or -1 for an unlabelled dataset.
   virtual int64_t Label(int64_t index) const = 0;
   // 0 when unlabelled.

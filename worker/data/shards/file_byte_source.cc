@@ -18,9 +18,8 @@ Status FileByteSource::ReadAll(const std::string& name, uint64_t max_bytes,
   const uint64_t size = std::filesystem::file_size(path, error);
   if (error) return Status::NotFound(path + ": " + error.message());
   if (size > max_bytes) {
-    return Status::ResourceExhausted(path + ": " + std::to_string(size) +
-                                     " bytes, more than the " + std::to_string(max_bytes) +
-                                     " allowed");
+    return Status::ResourceExhausted(path + ": " + std::to_string(size) + " bytes, more than the " +
+                                     std::to_string(max_bytes) + " allowed");
   }
   return ReadFileRange(path, 0, size, out);
 }

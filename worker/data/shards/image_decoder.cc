@@ -28,7 +28,8 @@ bool IsJpeg(const std::string& bytes) {
          static_cast<unsigned char>(bytes[1]) == 0xd8;
 }
 
-Status DecodeJpeg(const std::string& bytes, int channels, const std::string& what, cv::Mat* out) {
+Status DecodeJpeg(const std::string& bytes, int channels, const std::string& what,
+                  const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
   thread_local TurboHandle handle;
   if (handle.get() == nullptr) return Status::Internal("tjInitDecompress failed");
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -37,24 +38,33 @@ Status DecodeJpeg(const std::string& bytes, int channels, const std::string& wha
                           &colorspace) != 0) {
     return Status::DataLoss(what + ": not a JPEG: " + tjGetErrorStr2(handle.get()));
   }
-  cv::Mat pixels(height, width, channels == 1 ? CV_8UC1 : CV_8UC3);
-  if (tjDecompress2(handle.get(), data, bytes.size(), pixels.data, width, 0, height,
+  int d = plan(cv::Size(width, height));
+  d = d >= 8 ? 8 : d >= 4 ? 4 : d >= 2 ? 2 : 1;
+  const tjscalingfactor factor{1, d};
+  const int scaled_width = TJSCALED(width, factor);
+  const int scaled_height = TJSCALED(height, factor);
+  cv::Mat pixels(scaled_height, scaled_width, channels == 1 ? CV_8UC1 : CV_8UC3);
+  if (tjDecompress2(handle.get(), data, bytes.size(), pixels.data, scaled_width, 0, scaled_height,
                     channels == 1 ? TJPF_GRAY : TJPF_RGB, 0) != 0 &&
       tjGetErrorCode(handle.get()) == TJERR_FATAL) {
     return Status::DataLoss(what + ": cannot decode the JPEG: " + tjGetErrorStr2(handle.get()));
   }
   *out = pixels;
+  *denominator = d;
   return Status::Ok();
 }
 
 }  // namespace
 
-Status DecodeImage(const std::string& bytes, int channels, const std::string& what, cv::Mat* out) {
-  if (IsJpeg(bytes)) return DecodeJpeg(bytes, channels, what, out);
+Status DecodeImage(const std::string& bytes, int channels, const std::string& what,
+                   const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
+  if (IsJpeg(bytes)) return DecodeJpeg(bytes, channels, what, plan, out, denominator);
+  *denominator = 1;
   const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
   const cv::Mat decoded =
       cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   if (decoded.empty()) return Status::DataLoss(what + ": cannot decode the image");
+  plan(decoded.size());
   if (channels == 1) {
     *out = decoded;
   } else {

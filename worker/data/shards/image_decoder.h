@@ -2,6 +2,7 @@
 // (about twice OpenCV's imdecode on the same files), anything else (PNG) through OpenCV.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include <opencv2/core/mat.hpp>
@@ -10,7 +11,10 @@
 
 namespace mw {
 
-// channels 1: CV_8UC1 grey; 3: CV_8UC3 RGB. `what` names the sample in errors.
-Status DecodeImage(const std::string& bytes, int channels, const std::string& what, cv::Mat* out);
+// channels 1: CV_8UC1 grey; 3: CV_8UC3 RGB. `what` names the sample in errors. plan(full
+// size) returns the largest denominator (1, 2, 4, 8) the caller accepts; JPEGs are decoded
+// scaled by it (in the DCT domain), other formats whole. *denominator: the one used.
+Status DecodeImage(const std::string& bytes, int channels, const std::string& what,
+                   const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator);
 
 }  // namespace mw

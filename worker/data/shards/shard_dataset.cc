@@ -41,13 +41,24 @@ Status ShardDataset::SampleBytes(int64_t index, std::string* out) const {
 }
 
 Status ShardDataset::Image(int64_t index, cv::Mat* out) const {
+  int denominator = 1;
+  return ImageScaled(
+      index, [](cv::Size) { return 1; }, out, &denominator);
+}
+
+Status ShardDataset::ImageScaled(int64_t index, const std::function<int(cv::Size)>& plan,
+                                 cv::Mat* out, int* denominator) const {
   std::string bytes;
   MW_RETURN_IF_ERROR(SampleBytes(index, &bytes));
   const SampleLocation& s = index_[static_cast<size_t>(index)];
   const std::string what =
       source_->Locate(manifest_.shards[s.shard].name) + ": sample " + std::to_string(index);
-  MW_RETURN_IF_ERROR(DecodeImage(bytes, manifest_.channels, what, out));
-  if (out->rows < kMinSide || out->cols < kMinSide) {
+  const auto checked_plan = [&](cv::Size full) {
+    const int d = plan(full);
+    return full.width < kMinSide || full.height < kMinSide ? 1 : d;
+  };
+  MW_RETURN_IF_ERROR(DecodeImage(bytes, manifest_.channels, what, checked_plan, out, denominator));
+  if (out->rows * *denominator < kMinSide || out->cols * *denominator < kMinSide) {
     return Status::InvalidArgument(what + ": " + std::to_string(out->cols) + "x" +
                                    std::to_string(out->rows) + " is smaller than " +
                                    std::to_string(kMinSide) + "x" + std::to_string(kMinSide));

@@ -28,6 +28,8 @@ class ShardDataset : public Dataset {
   int64_t size() const override { return manifest_.samples; }
   int channels() const override { return manifest_.channels; }
   Status Image(int64_t index, cv::Mat* out) const override;
+  Status ImageScaled(int64_t index, const std::function<int(cv::Size)>& plan, cv::Mat* out,
+                     int* denominator) const override;
   int64_t Label(int64_t index) const override;
   int64_t num_labels() const override { return manifest_.labels; }
   std::string Describe() const override;
