@@ -1,9 +1,11 @@
 // mw_read_epoch: one rank's share of an epoch of a packed dataset, read as a worker reads it
 // (DistributedSampler, BatchLoader's threads, ShardDataset), for the dataset tests: writes
-// the id of every sample it loaded, in order, one a line, to --out (stdout has the logs).
+// "id checksum" for every sample it loaded, in order, one a line, to --out (stdout has the
+// logs); the checksum is of the sample's two augmented views, the floats training gets.
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "common/checksum.h"
 #include "worker/data/augmentation.h"
 #include "worker/data/batch_loader.h"
 #include "worker/data/distributed_sampler.h"
@@ -54,7 +56,16 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "mw_read_epoch: %s\n", s.ToString().c_str());
       return 1;
     }
-    for (int64_t id : batch.ids) std::fprintf(out, "%lld\n", static_cast<long long>(id));
+    const size_t b = batch.ids.size();
+    const size_t floats = batch.views.size() / (2 * b);
+    for (size_t i = 0; i < b; ++i) {
+      uint64_t sum = 0;
+      for (size_t v = 0; v < 2; ++v) {
+        sum ^= mw::Checksum(batch.views.data() + (v * b + i) * floats, floats * sizeof(float)) + v;
+      }
+      std::fprintf(out, "%lld %016llx\n", static_cast<long long>(batch.ids[i]),
+                   static_cast<unsigned long long>(sum));
+    }
   }
   return std::fclose(out) == 0 ? 0 : 1;
 }

@@ -4,8 +4,8 @@
 1. nginx serves Fashion-MNIST packed as shards; a fault proxy in front drops connections
    mid-body, answers 503s and stalls past the read timeout. `mwctl dataset check` passes
    through it, and three ranks reading an epoch (mw_read_epoch: the sampler, the loader's
-   threads, the shard reader) load exactly the ids they load from the local directory, each
-   sample of the epoch once.
+   threads, the shard reader) load exactly the ids, and make exactly the views, that they
+   make from the local directory, each sample of the epoch once.
 2. A truncated shard over HTTP fails the check with the shard's name.
 3. s3rver holds the same shards; the proxy checks every request's SigV4 signature (s3rver
    3.7.1 checks only the access key). The right secret reads; a wrong one is refused by name.
@@ -20,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,8 @@ from waiting import wait_for  # noqa: E402
 HERE = os.path.dirname(os.path.abspath(__file__))
 KEY, SECRET = "S3RVER", "S3RVER"  # s3rver's built-in account
 SPEC = {"train_subset": 600, "test_subset": 300, "epochs": 1, "local_batch": 50, "top_k": 10,
-        "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0, "linear_probe": False}
+        "lr": 0.1, "classifier_lr": 1.0, "warmup_epochs": 0, "linear_probe": False,
+        "evaluate_before_training": False}
 
 
 def free_port():
@@ -104,7 +106,7 @@ def faults_in(log):
 
 
 def read_epoch(build, tmp, location, world, extra=()):
-    """Every rank's ids, in the order it loaded them."""
+    """Every rank's (id, checksum of its two views) pairs, in the order it loaded them."""
     out = [f"{tmp}/rank{r}.ids" for r in range(world)]
     procs = [subprocess.Popen([f"{build}/tests/mw_read_epoch", location, "--world-size",
                                str(world), "--rank", str(r), "--local-batch", "16", "--epoch",
@@ -115,7 +117,7 @@ def read_epoch(build, tmp, location, world, extra=()):
     for r, p in enumerate(procs):
         log, _ = p.communicate(timeout=300)
         assert p.returncode == 0, f"rank {r}: {log[-2000:]}"
-        ids.append([int(x) for x in open(out[r]).read().split()])
+        ids.append([tuple(line.split()) for line in open(out[r])])
     return ids
 
 
@@ -154,8 +156,8 @@ def main():
         print(r.stdout.strip())
         local = read_epoch(args.build, tmp, train, 3)
         remote = read_epoch(args.build, tmp, url, 3, stall)
-        assert remote == local, "ranks read other ids over HTTP than from the directory"
-        everything = [i for rank in remote for i in rank]
+        assert remote == local, "ranks trained on other samples or views over HTTP"
+        everything = [i for rank in remote for i, _ in rank]
         batch = 3 * 16
         assert len(everything) == 3000 // batch * batch, len(everything)
         assert len(set(everything)) == len(everything), "a sample was read twice"
@@ -219,8 +221,10 @@ def main():
         # 5. A corrupt sample fails the job by name, not the worker.
         corrupt = f"{www}/fm/corrupt"
         shutil.copytree(train, corrupt)
-        with open(f"{corrupt}/shard-000000.tar", "r+b") as f:
-            f.seek(700 * 512 + 100)  # inside a sample's bytes (members are ~5 blocks apart)
+        with open(f"{train}/index.bin", "rb") as f:  # sample 150: shard, block, size, ...
+            shard, block, size = struct.unpack("<III", f.read()[16 + 20 * 150:][:12])
+        with open(f"{corrupt}/shard-{shard:06d}.tar", "r+b") as f:
+            f.seek(block * 512 + size // 2)
             f.write(b"XXXX")
         spec = f"{tmp}/corrupt.json"
         with open(spec, "w") as f:
@@ -229,7 +233,7 @@ def main():
         r = run([mwctl, "local", "--spec", spec, "--workers", "2", "--dir", f"{tmp}/corrupt-run"],
                 expect=1)
         last = r.stdout.strip().splitlines()[-1]
-        assert "FAILED" in last and "shard-000000.tar: sample" in last and "corrupt" in last, last
+        assert "FAILED" in last and "sample 150" in last and "corrupt" in last, last
         print("corrupt shard:", last[last.find("FAILED"):][:300])
     finally:
         procs.stop()

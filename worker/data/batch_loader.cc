@@ -24,7 +24,10 @@ BatchLoader::BatchLoader(const Dataset& data, const Augmenter& augmenter, uint64
   Schedule();
 }
 
-BatchLoader::~BatchLoader() { pool_.join(); }
+BatchLoader::~BatchLoader() {
+  cancelled_ = true;  // the images not started yet are not read
+  pool_.join();
+}
 
 struct BatchLoader::Pending {
   ViewBatch batch;
@@ -48,7 +51,25 @@ void BatchLoader::Schedule() {
     pending->left = b;
     for (int64_t i = 0; i < b; ++i) {
       boost::asio::post(pool_, [this, pending, i] {
-        const Status loaded = LoadImage(i, &pending->batch);
+        bool skip;
+        {
+          // Once an image of the batch has failed, the ones after it are not worth their
+          // reads (the batch's error is the first failing image's, whatever the timing).
+          std::lock_guard<std::mutex> lock(pending->mu);
+          skip = cancelled_ || pending->first_failed < i;
+        }
+        Status loaded;
+        if (!skip) {
+          // Decoding and resizing throw (cv::Exception, std::bad_alloc); a pool thread that
+          // lets an exception out terminates the process.
+          try {
+            loaded = LoadImage(i, &pending->batch);
+          } catch (const std::exception& e) {
+            loaded = Status::Internal("sample " +
+                                      std::to_string(pending->batch.ids[static_cast<size_t>(i)]) +
+                                      ": " + e.what());
+          }
+        }
         std::lock_guard<std::mutex> lock(pending->mu);
         if (!loaded.ok() && i < pending->first_failed) {
           pending->first_failed = i;

@@ -3,12 +3,13 @@
 // the step being trained. Every image is a task of its own, so the threads work on the
 // images of a batch at once: on object storage, where each image is a request that mostly
 // waits, the threads are also the reads in flight. Batches come out in step order whatever
-// order the threads finish in, and each view is a pure function of (seed, epoch, instance,
-// view), so the thread count never changes what is trained on.
+// order the threads finish in, and an image's two views are a pure function of (seed, epoch,
+// instance), so the thread count never changes what is trained on.
 #pragma once
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -61,6 +62,7 @@ class BatchLoader {
   int64_t end_step_;
   int prefetch_;
   std::deque<std::shared_ptr<Pending>> in_flight_;
+  std::atomic<bool> cancelled_{false};
   boost::asio::thread_pool pool_;
 };
 

@@ -22,10 +22,13 @@ class PrefixDataset final : public Dataset {
   int64_t size() const override { return n_; }
   int channels() const override { return base_->channels(); }
   Status Image(int64_t index, cv::Mat* out) const override {
-    if (index >= n_) {
-      return Status::OutOfRange("image " + std::to_string(index) + " of " + std::to_string(n_));
-    }
+    MW_RETURN_IF_ERROR(CheckIndex(index));
     return base_->Image(index, out);
+  }
+  Status ImageScaled(int64_t index, const std::function<int(cv::Size)>& plan, cv::Mat* out,
+                     int* denominator) const override {
+    MW_RETURN_IF_ERROR(CheckIndex(index));
+    return base_->ImageScaled(index, plan, out, denominator);
   }
   int64_t Label(int64_t index) const override { return base_->Label(index); }
   int64_t num_labels() const override { return base_->num_labels(); }
@@ -34,6 +37,11 @@ class PrefixDataset final : public Dataset {
   }
 
  private:
+  Status CheckIndex(int64_t index) const {
+    if (index < n_) return Status::Ok();
+    return Status::OutOfRange("image " + std::to_string(index) + " of " + std::to_string(n_));
+  }
+
   const Dataset* base_;
   std::unique_ptr<Dataset> owned_;
   int64_t n_;

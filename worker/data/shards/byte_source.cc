@@ -64,8 +64,13 @@ Status OpenByteSource(const std::string& location, const ObjectStoreOptions& opt
   }
   if (StartsWith(location, "s3://")) {
     const std::string path = WithoutTrailingSlashes(location.substr(5));
-    if (path.empty() || path[0] == '/' || !IsPlainUrlPath(path)) {
-      return Status::InvalidArgument(location + ": not s3://bucket/prefix");
+    // Keys are signed as they are written; S3 signs them percent-encoded, so only
+    // characters encoding leaves alone may appear.
+    if (path.empty() || path[0] == '/' ||
+        path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                               "-._~/") != std::string::npos) {
+      return Status::InvalidArgument(location +
+                                     ": not s3://bucket/prefix of letters, digits and -._~/");
     }
     if (options.s3_endpoint.empty()) {
       return Status::InvalidArgument(location +

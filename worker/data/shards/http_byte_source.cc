@@ -2,9 +2,13 @@
 
 #include <curl/curl.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -19,7 +23,10 @@ constexpr size_t kMaxErrorBody = 2048;
 // What one request brought back.
 struct Transfer {
   std::string* out = nullptr;
-  uint64_t want = 0;  // bytes still wanted from this response
+  uint64_t start = 0;        // the first byte asked for
+  int64_t range_start = -1;  // the first byte of the response's Content-Range
+  bool wrong_range = false;  // a 206 of other bytes, or a 200 to a request past byte 0
+  uint64_t want = 0;         // bytes still wanted from this response
   bool exact = false;
   bool accept_full_body = false;  // a 200 (the server ignored Range) is fine at offset 0
   CURL* curl = nullptr;
@@ -27,12 +34,32 @@ struct Transfer {
   bool overflow = false;
 };
 
+size_t OnHeader(char* data, size_t one, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::string line(data, one * n);
+  if (line.rfind("HTTP/", 0) == 0) t->range_start = -1;  // a new response (a redirect's)
+  constexpr char kName[] = "content-range:";
+  if (line.size() > sizeof kName && strncasecmp(line.c_str(), kName, sizeof kName - 1) == 0) {
+    const size_t digits = line.find_first_of("0123456789", sizeof kName - 1);
+    if (digits != std::string::npos)
+      t->range_start = std::strtoll(line.c_str() + digits, nullptr, 10);
+  }
+  return one * n;
+}
+
 size_t OnBody(char* data, size_t one, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const size_t bytes = one * n;
   long code = 0;
   curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &code);
-  if (code == 206 || (code == 200 && t->accept_full_body)) {
+  // Bytes other than the ones asked for must not be appended: a 206 of another range (a
+  // confused cache), or a whole object sent again after a partial read.
+  if ((code == 206 && t->range_start != static_cast<int64_t>(t->start)) ||
+      (code == 200 && !t->accept_full_body)) {
+    t->wrong_range = true;
+    return 0;
+  }
+  if (code == 206 || code == 200) {
     if (!t->exact && bytes > t->want) {
       t->overflow = true;
       return 0;
@@ -77,7 +104,12 @@ std::string Snippet(const std::string& body) {
 
 void CurlGlobalInit() {
   static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::call_once(once, [] {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    // With CURLOPT_NOSIGNAL (needed with threads) libcurl leaves SIGPIPE to the program: a
+    // TLS write to a connection the store closed would otherwise kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+  });
 }
 
 }  // namespace
@@ -122,7 +154,8 @@ Status HttpByteSource::Fetch(const std::string& url, uint64_t offset, uint64_t s
                              std::string* out) const {
   out->clear();
   if (exact && size == 0) return Status::Ok();
-  if (exact) out->reserve(size);
+  // Grown as bytes arrive past 64 MiB: a size from a hostile manifest allocates nothing.
+  if (exact) out->reserve(std::min<uint64_t>(size, 64ull << 20));
   CURL* curl = static_cast<CURL*>(AcquireHandle());
   if (curl == nullptr) return Status::Internal("curl_easy_init failed");
   thread_local std::mt19937_64 jitter(std::random_device{}());
@@ -136,6 +169,7 @@ Status HttpByteSource::Fetch(const std::string& url, uint64_t offset, uint64_t s
     const uint64_t start = offset + out->size();
     Transfer t;
     t.out = out;
+    t.start = start;
     t.want = size - out->size();
     t.exact = exact;
     t.accept_full_body = start == 0;
@@ -147,6 +181,8 @@ Status HttpByteSource::Fetch(const std::string& url, uint64_t offset, uint64_t s
     curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);  // fewer callbacks for shards
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
@@ -171,7 +207,12 @@ Status HttpByteSource::Fetch(const std::string& url, uint64_t offset, uint64_t s
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &http);
     const bool body_ok = http == 206 || (http == 200 && t.accept_full_body);
     const std::string where = url + " bytes " + range;
-    if (t.overflow) {
+    if (t.wrong_range) {
+      result = Status::FailedPrecondition(
+          where + ": the server answered other bytes (HTTP " + std::to_string(http) +
+          ", from byte " + std::to_string(t.range_start) + "): it must honour Range");
+      done = true;
+    } else if (t.overflow) {
       result = Status::ResourceExhausted(url + ": larger than " + std::to_string(size) + " bytes");
       done = true;
     } else if (body_ok && (code == CURLE_OK || (code == CURLE_WRITE_ERROR && t.want == 0))) {

@@ -9,6 +9,10 @@ namespace mw {
 
 namespace {
 
+// What a decoder agrees to allocate for one image (a 16k x 16k one): a header may claim
+// 65535 x 65535, 12.9 GB of pixels.
+constexpr int64_t kMaxPixels = int64_t{1} << 28;
+
 // A TurboJPEG handle per thread: decoders are not thread-safe, and making one per image
 // costs more than small images take to decode.
 class TurboHandle {
@@ -28,8 +32,27 @@ bool IsJpeg(const std::string& bytes) {
          static_cast<unsigned char>(bytes[1]) == 0xd8;
 }
 
-Status DecodeJpeg(const std::string& bytes, int channels, const std::string& what,
-                  const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
+Status DecodeWithOpenCv(const std::string& bytes, int channels, const std::string& what,
+                        const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
+  *denominator = 1;
+  const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+  const cv::Mat decoded =
+      cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+  if (decoded.empty()) return Status::DataLoss(what + ": cannot decode the image");
+  plan(decoded.size());
+  if (channels == 1) {
+    *out = decoded;
+  } else {
+    cv::cvtColor(decoded, *out, cv::COLOR_BGR2RGB);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status DecodeImage(const std::string& bytes, int channels, const std::string& what,
+                   const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
+  if (!IsJpeg(bytes)) return DecodeWithOpenCv(bytes, channels, what, plan, out, denominator);
   thread_local TurboHandle handle;
   if (handle.get() == nullptr) return Status::Internal("tjInitDecompress failed");
   const auto* data = reinterpret_cast<const unsigned char*>(bytes.data());
@@ -37,6 +60,15 @@ Status DecodeJpeg(const std::string& bytes, int channels, const std::string& wha
   if (tjDecompressHeader3(handle.get(), data, bytes.size(), &width, &height, &subsampling,
                           &colorspace) != 0) {
     return Status::DataLoss(what + ": not a JPEG: " + tjGetErrorStr2(handle.get()));
+  }
+  if (int64_t{width} * height > kMaxPixels) {
+    return Status::DataLoss(what + ": " + std::to_string(width) + "x" + std::to_string(height) +
+                            " is more than " + std::to_string(kMaxPixels) + " pixels");
+  }
+  // TurboJPEG turns CMYK and YCCK JPEGs (a few dozen in ImageNet-1K) into CMYK only; OpenCV
+  // converts them to RGB.
+  if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
+    return DecodeWithOpenCv(bytes, channels, what, plan, out, denominator);
   }
   int d = plan(cv::Size(width, height));
   d = d >= 8 ? 8 : d >= 4 ? 4 : d >= 2 ? 2 : 1;
@@ -51,25 +83,6 @@ Status DecodeJpeg(const std::string& bytes, int channels, const std::string& wha
   }
   *out = pixels;
   *denominator = d;
-  return Status::Ok();
-}
-
-}  // namespace
-
-Status DecodeImage(const std::string& bytes, int channels, const std::string& what,
-                   const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
-  if (IsJpeg(bytes)) return DecodeJpeg(bytes, channels, what, plan, out, denominator);
-  *denominator = 1;
-  const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
-  const cv::Mat decoded =
-      cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
-  if (decoded.empty()) return Status::DataLoss(what + ": cannot decode the image");
-  plan(decoded.size());
-  if (channels == 1) {
-    *out = decoded;
-  } else {
-    cv::cvtColor(decoded, *out, cv::COLOR_BGR2RGB);
-  }
   return Status::Ok();
 }
 

@@ -1,5 +1,7 @@
-// DecodeImage: a sample's bytes to pixels. JPEG goes through libjpeg-turbo's TurboJPEG API
-// (about twice OpenCV's imdecode on the same files), anything else (PNG) through OpenCV.
+// DecodeImage: a sample's bytes to pixels. JPEGs go through libjpeg-turbo's TurboJPEG API,
+// which can decode them scaled down in the DCT domain; anything else (PNG, CMYK JPEGs)
+// through OpenCV. Neither applies EXIF orientation (cv::imread does): training crops and
+// flips at random anyway.
 #pragma once
 
 #include <functional>

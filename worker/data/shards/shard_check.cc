@@ -57,8 +57,9 @@ Status CheckShard(const ShardDataset& data, uint32_t shard_number,
     return stream.error.ok() ? Status::DataLoss(where + ": " + archive_error_string(a.get()))
                              : stream.error;
   }
-  size_t next = 0;  // ids[next]: the sample whose image member comes next
-  std::string bytes;
+  size_t next = 0;          // ids[next]: the sample whose image member comes next
+  bool want_label = false;  // the member just read was a labelled sample's image
+  std::string key, bytes;
   archive_entry* entry = nullptr;
   int r;
   while ((r = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK) {
@@ -73,17 +74,26 @@ Status CheckShard(const ShardDataset& data, uint32_t shard_number,
       return stream.error.ok() ? Status::DataLoss(where + ": " + name + ": truncated member")
                                : stream.error;
     }
-    const bool is_label = name.size() > 4 && name.compare(name.size() - 4, 4, ".cls") == 0;
-    if (is_label) {
-      if (next == 0 ||
-          bytes != std::to_string(data.index()[static_cast<size_t>(ids[next - 1])].label)) {
-        return Status::DataLoss(where + ": " + name + ": label differs from the index's");
+    if (want_label) {
+      const int32_t label = data.index()[static_cast<size_t>(ids[next - 1])].label;
+      if (name != key + ".cls" || bytes != std::to_string(label)) {
+        return Status::DataLoss(where + ": " + name + " where " + key + ".cls, label " +
+                                std::to_string(label) + ", belongs");
       }
+      want_label = false;
       continue;
     }
     if (next >= ids.size()) {
       return Status::DataLoss(where + ": " + name + ": a member the index does not list");
     }
+    key = SampleKey(ids[next]);
+    const size_t dot = name.rfind('.');
+    const std::string extension = dot == std::string::npos ? "" : name.substr(dot + 1);
+    if (name.compare(0, dot, key) != 0 ||
+        (extension != "jpg" && extension != "jpeg" && extension != "png")) {
+      return Status::DataLoss(where + ": " + name + " where sample " + key + "'s image belongs");
+    }
+    want_label = manifest.labels > 0;
     const SampleLocation& s = data.index()[static_cast<size_t>(ids[next])];
     if (s.offset() != data_offset || s.size != bytes.size() ||
         static_cast<uint32_t>(Checksum(bytes.data(), bytes.size())) != s.check) {
@@ -97,6 +107,7 @@ Status CheckShard(const ShardDataset& data, uint32_t shard_number,
     return stream.error.ok() ? Status::DataLoss(where + ": " + archive_error_string(a.get()))
                              : stream.error;
   }
+  if (want_label) return Status::DataLoss(where + ": " + key + ".cls is missing");
   if (next != ids.size()) {
     return Status::DataLoss(where + ": holds " + std::to_string(next) + " samples, the index " +
                             std::to_string(ids.size()));
@@ -109,7 +120,13 @@ Status CheckShard(const ShardDataset& data, uint32_t shard_number,
   if (stream.position != shard.bytes || XXH3_64bits_digest(hash.get()) != shard.checksum) {
     return Status::DataLoss(where + ": checksum differs from the manifest's");
   }
-  return Status::Ok();
+  std::string past_end;
+  const Status longer = data.source().Read(shard.name, shard.bytes, 1, &past_end);
+  if (longer.ok()) {
+    return Status::DataLoss(where + ": longer than the manifest's " + std::to_string(shard.bytes) +
+                            " bytes");
+  }
+  return longer.code() == Status::Code::kDataLoss ? Status::Ok() : longer;
 }
 
 }  // namespace

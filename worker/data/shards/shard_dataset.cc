@@ -31,7 +31,10 @@ Status ShardDataset::SampleBytes(int64_t index, std::string* out) const {
   }
   const SampleLocation& s = index_[static_cast<size_t>(index)];
   const std::string& shard = manifest_.shards[s.shard].name;
-  MW_RETURN_IF_ERROR(source_->Read(shard, s.offset(), s.size, out));
+  const Status read = source_->Read(shard, s.offset(), s.size, out);
+  if (!read.ok()) {
+    return Status::FromCode(read.code(), "sample " + std::to_string(index) + ": " + read.message());
+  }
   if (static_cast<uint32_t>(Checksum(out->data(), out->size())) != s.check) {
     return Status::DataLoss(source_->Locate(shard) + ": sample " + std::to_string(index) +
                             " (bytes " + std::to_string(s.offset()) + "+" + std::to_string(s.size) +

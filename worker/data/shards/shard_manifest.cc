@@ -35,10 +35,12 @@ Status ParseChecksum(const json& j, const std::string& where, uint64_t* out) {
   return Status::Ok();
 }
 
+// Names go into paths and URLs as they are, so only characters neither needs escaped.
 bool IsPlainFileName(const std::string& name) {
   return !name.empty() && name.size() <= 255 && name != "." && name != ".." &&
-         name.find_first_of("/\\") == std::string::npos &&
-         name.find_first_of(std::string(1, '\0')) == std::string::npos;
+         name.find_first_not_of(
+             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+             "._-") == std::string::npos;
 }
 
 }  // namespace
@@ -47,6 +49,12 @@ std::string ChecksumHex(uint64_t checksum) {
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(checksum));
   return hex;
+}
+
+std::string SampleKey(int64_t id) {
+  char key[32];
+  std::snprintf(key, sizeof key, "%09lld", static_cast<long long>(id));
+  return key;
 }
 
 std::string ShardManifest::ToJson() const {

@@ -70,5 +70,7 @@ Status DecodeSampleIndex(const std::string& bytes, const ShardManifest& manifest
                          const std::string& source, std::vector<SampleLocation>* out);
 
 std::string ChecksumHex(uint64_t checksum);
+// Sample `id`'s basename in the shards: its id in nine digits ("000000042").
+std::string SampleKey(int64_t id);
 
 }  // namespace mw

@@ -21,12 +21,6 @@ std::string ShardName(size_t number) {
   return name;
 }
 
-std::string SampleKey(size_t id) {
-  char key[32];
-  std::snprintf(key, sizeof key, "%09zu", id);
-  return key;
-}
-
 }  // namespace
 
 Status ShardWriter::Create(const std::string& dir, const ShardWriterOptions& options,
@@ -149,7 +143,7 @@ Status ShardWriter::Add(const std::string& image, const std::string& extension, 
     MW_RETURN_IF_ERROR(CloseShard());
   }
   if (archive_ == nullptr) MW_RETURN_IF_ERROR(OpenShard());
-  const std::string key = SampleKey(index_.size());
+  const std::string key = SampleKey(static_cast<int64_t>(index_.size()));
   SampleLocation location;
   location.shard = static_cast<uint32_t>(manifest_.shards.size() - 1);
   location.block = static_cast<uint32_t>((position_ + kBlock) / kBlock);
