@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """bench/data: the input path on one core, side by side with its baselines, on a generated
-corpus of ImageNet-like JPEGs (500 x 375, quality 90, ~110 KB: smooth shapes under sensor
+corpus of ImageNet-like JPEGs (500 x 375, quality 90, ~90 KB: smooth shapes under sensor
 noise) packed into shards.
 
   /usr/bin/python3 bench/data/run.py [--images 400] [--build build]

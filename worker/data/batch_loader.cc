@@ -62,12 +62,17 @@ void BatchLoader::Schedule() {
         if (!skip) {
           // Decoding and resizing throw (cv::Exception, std::bad_alloc); a pool thread that
           // lets an exception out terminates the process.
+          const auto thrown = [&](const std::string& what) {
+            return Status::Internal("sample " +
+                                    std::to_string(pending->batch.ids[static_cast<size_t>(i)]) +
+                                    ": " + what);
+          };
           try {
             loaded = LoadImage(i, &pending->batch);
           } catch (const std::exception& e) {
-            loaded = Status::Internal("sample " +
-                                      std::to_string(pending->batch.ids[static_cast<size_t>(i)]) +
-                                      ": " + e.what());
+            loaded = thrown(e.what());
+          } catch (...) {
+            loaded = thrown("a non-standard exception");
           }
         }
         std::lock_guard<std::mutex> lock(pending->mu);

@@ -15,7 +15,7 @@ Status FileByteSource::Read(const std::string& name, uint64_t offset, uint64_t s
     std::error_code error;
     const uint64_t file_size = std::filesystem::file_size(path, error);
     if (error) return Status::NotFound(path + ": " + error.message());
-    if (offset + size > file_size) {
+    if (offset > file_size || size > file_size - offset) {
       return Status::DataLoss(path + ": file ends at byte " + std::to_string(file_size) +
                               ", expected " + std::to_string(offset + size));
     }

@@ -36,8 +36,11 @@ Status DecodeWithOpenCv(const std::string& bytes, int channels, const std::strin
                         const std::function<int(cv::Size)>& plan, cv::Mat* out, int* denominator) {
   *denominator = 1;
   const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+  // Orientation ignored, as TurboJPEG does: one image's views must not depend on which
+  // decoder took it.
   const cv::Mat decoded =
-      cv::imdecode(raw, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+      cv::imdecode(raw, (channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR) |
+                            cv::IMREAD_IGNORE_ORIENTATION);
   if (decoded.empty()) return Status::DataLoss(what + ": cannot decode the image");
   plan(decoded.size());
   if (channels == 1) {

@@ -1,6 +1,6 @@
 // DecodeImage: a sample's bytes to pixels. JPEGs go through libjpeg-turbo's TurboJPEG API,
 // which can decode them scaled down in the DCT domain; anything else (PNG, CMYK JPEGs)
-// through OpenCV. Neither applies EXIF orientation (cv::imread does): training crops and
+// through OpenCV, both ignoring EXIF orientation (cv::imread applies it): training crops and
 // flips at random anyway.
 #pragma once
 
