@@ -20,7 +20,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,9 @@ from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bench", "pipeline"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "data"))
 from run import torchvision_recipe  # noqa: E402
+from shard_sources_test import Processes, start_nginx  # noqa: E402
 
 
 def make_corpus(dir, n):
@@ -92,26 +93,10 @@ def ours(build, *args):
     return json.loads(out)["rate"]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_rates(build, tmp, shards_dir):
-    port = free_port()
-    conf = f"{tmp}/nginx.conf"
-    with open(conf, "w") as f:
-        f.write(f"user root; daemon off; worker_processes 1; pid {tmp}/nginx.pid;\n"
-                f"error_log {tmp}/nginx.log; events {{ worker_connections 64; }}\n"
-                f"http {{ access_log off; client_body_temp_path {tmp}/body;\n"
-                f"  server {{ listen 127.0.0.1:{port}; root {os.path.dirname(shards_dir)}; }} }}\n")
-    nginx = subprocess.Popen(["nginx", "-p", tmp, "-c", conf, "-e", f"{tmp}/nginx.log"])
+    procs = Processes()
     try:
-        for _ in range(100):
-            if socket.socket().connect_ex(("127.0.0.1", port)) == 0:
-                break
-            time.sleep(0.1)
+        port = start_nginx(procs, tmp, os.path.dirname(shards_dir))
         url = f"http://127.0.0.1:{port}/{os.path.basename(shards_dir)}"
         names = sorted(f for f in os.listdir(shards_dir) if f.endswith(".tar"))
         total = sum(os.path.getsize(f"{shards_dir}/{f}") for f in names)
@@ -124,8 +109,7 @@ def http_rates(build, tmp, shards_dir):
             best_ours = max(best_ours, ours(build, "--mode", "stream", "--location", url))
         return best_ours, best_copy
     finally:
-        nginx.kill()
-        nginx.wait()
+        procs.stop()
 
 
 def main():

@@ -41,4 +41,15 @@ class Dataset {
   virtual std::string Describe() const = 0;
 };
 
+// Decoded images smaller than this on a side are refused: nothing is left to crop.
+inline constexpr int kMinImageSide = 8;
+
+// INVALID_ARGUMENT naming `what` when `size` is below kMinImageSide on a side.
+inline Status CheckImageSize(cv::Size size, const std::string& what) {
+  if (size.width >= kMinImageSide && size.height >= kMinImageSide) return Status::Ok();
+  return Status::InvalidArgument(
+      what + ": " + std::to_string(size.width) + "x" + std::to_string(size.height) +
+      " is smaller than " + std::to_string(kMinImageSide) + "x" + std::to_string(kMinImageSide));
+}
+
 }  // namespace mw

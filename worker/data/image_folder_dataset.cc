@@ -72,11 +72,7 @@ Status ImageFolderDataset::Image(int64_t index, cv::Mat* out) const {
   if (!fs::is_regular_file(path, error)) return Status::NotFound(path + ": file is missing");
   const cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
   if (bgr.empty()) return Status::DataLoss(path + ": cannot decode the image");
-  if (bgr.rows < kMinSide || bgr.cols < kMinSide) {
-    return Status::InvalidArgument(path + ": " + std::to_string(bgr.cols) + "x" +
-                                   std::to_string(bgr.rows) + " is smaller than " +
-                                   std::to_string(kMinSide) + "x" + std::to_string(kMinSide));
-  }
+  MW_RETURN_IF_ERROR(CheckImageSize(bgr.size(), path));
   cv::cvtColor(bgr, *out, cv::COLOR_BGR2RGB);
   return Status::Ok();
 }

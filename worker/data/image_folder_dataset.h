@@ -17,8 +17,6 @@ namespace mw {
 
 class ImageFolderDataset : public Dataset {
  public:
-  static constexpr int kMinSide = 8;
-
   // NOT_FOUND when root is missing, INVALID_ARGUMENT when it holds no images.
   static Status Open(const std::string& root, std::unique_ptr<ImageFolderDataset>* out);
 

@@ -68,7 +68,7 @@ Status DecodeImage(const std::string& bytes, int channels, const std::string& wh
     return Status::DataLoss(what + ": " + std::to_string(width) + "x" + std::to_string(height) +
                             " is more than " + std::to_string(kMaxPixels) + " pixels");
   }
-  // TurboJPEG turns CMYK and YCCK JPEGs (a few dozen in ImageNet-1K) into CMYK only; OpenCV
+  // TurboJPEG turns CMYK and YCCK JPEGs (ImageNet-1K has a few) into CMYK only; OpenCV
   // converts them to RGB.
   if (colorspace == TJCS_CMYK || colorspace == TJCS_YCCK) {
     return DecodeWithOpenCv(bytes, channels, what, plan, out, denominator);

@@ -58,14 +58,11 @@ Status ShardDataset::ImageScaled(int64_t index, const std::function<int(cv::Size
       source_->Locate(manifest_.shards[s.shard].name) + ": sample " + std::to_string(index);
   const auto checked_plan = [&](cv::Size full) {
     const int d = plan(full);
-    return full.width < kMinSide || full.height < kMinSide ? 1 : d;
+    return full.width >= kMinImageSide && full.height >= kMinImageSide ? d : 1;
   };
   MW_RETURN_IF_ERROR(DecodeImage(bytes, manifest_.channels, what, checked_plan, out, denominator));
-  if (out->rows * *denominator < kMinSide || out->cols * *denominator < kMinSide) {
-    return Status::InvalidArgument(what + ": " + std::to_string(out->cols) + "x" +
-                                   std::to_string(out->rows) + " is smaller than " +
-                                   std::to_string(kMinSide) + "x" + std::to_string(kMinSide));
-  }
+  MW_RETURN_IF_ERROR(
+      CheckImageSize(cv::Size(out->cols * *denominator, out->rows * *denominator), what));
   return Status::Ok();
 }
 

@@ -20,8 +20,6 @@ namespace mw {
 
 class ShardDataset : public Dataset {
  public:
-  static constexpr int kMinSide = 8;
-
   static Status Open(const std::string& location, const ObjectStoreOptions& options,
                      std::unique_ptr<ShardDataset>* out);
 
